@@ -1,0 +1,146 @@
+#ifndef SORA_CONFIG_H
+#define SORA_CONFIG_H
+
+/* The loaded configuration: every server and global section, with defaults
+   filled in and values validated. Both of Sora's layouts load into this
+   one structure:
+     seed form   [servers.imap] … [servers.imap.auth_rate_limit] …
+                 [servers.imap.proxy_protocol] enabled, trusted_proxies
+     HEAD form   [[server]] type = "imap", name = "…", addr = "…",
+                 proxy_protocol = true (trusted = [servers] trusted_networks),
+                 auth_rate_limit.*, timeouts.*, limits.* as dotted keys
+   All strings live in cfg->arena; the struct is read-only after loading and
+   may be shared by every thread. */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../lib/arena.h"
+#include "../lib/log.h"
+#include "../lib/str.h"
+#include "../net/cidr.h"
+
+enum server_type {
+	SERVER_IMAP,
+	SERVER_POP3,
+	SERVER_LMTP,
+	SERVER_MANAGESIEVE,
+	SERVER_IMAP_PROXY,
+	SERVER_POP3_PROXY,
+	SERVER_MANAGESIEVE_PROXY,
+	SERVER_LMTP_PROXY,
+	SERVER_HTTP_ADMIN_API,
+	SERVER_HTTP_USER_API,
+	SERVER_METRICS,
+	SERVER_TYPE_COUNT
+};
+
+/* "imap", "pop3", …, "http_admin_api", "http_user_api", "metrics" */
+const char *server_type_name(enum server_type type);
+/* Also accepts Sora's doc alias "http_api" for http_admin_api. */
+int server_type_parse(const char *s, enum server_type *type_r);
+
+struct config_rate_limit {
+	bool enabled;
+	uint32_t max_attempts_per_ip;       /* default 10 */
+	uint32_t max_attempts_per_username; /* default 5 */
+	uint64_t ip_window_ms;              /* default 15m */
+	uint64_t username_window_ms;        /* default 15m */
+	uint32_t fast_block_threshold;      /* default 10 */
+	uint64_t fast_block_ms;             /* default 5m */
+	uint64_t delay_start_threshold;     /* failures before delays start, default 2 */
+	uint64_t initial_delay_ms;          /* default 1s */
+	uint64_t max_delay_ms;              /* default 30s */
+	double delay_multiplier;            /* default 2.0 */
+};
+
+struct config_server {
+	enum server_type type;
+	const char *name;  /* [[server]] name; for [servers.X] the table name X */
+	const char *addr;  /* as written: ":993", "127.0.0.1:1143", "[::1]:143" */
+
+	bool tls;              /* implicit TLS, unless tls_use_starttls */
+	bool tls_use_starttls; /* plaintext listener offering the protocol's STARTTLS */
+	bool tls_verify;       /* require a client certificate (mTLS) */
+	const char *tls_cert_file, *tls_key_file;
+	const char *tls_client_ca_file; /* NULL: system roots */
+	uint64_t tls_handshake_timeout_ms; /* default 10s */
+	bool insecure_auth;    /* allow plaintext auth without TLS from non-loopback peers */
+
+	const char *master_username, *master_password;
+	const char *master_sasl_username, *master_sasl_password;
+	struct cidr_list master_sasl_allowed_networks;
+
+	uint32_t max_connections;        /* 0 = unlimited; defaults per type (Sora's seed) */
+	uint32_t max_connections_per_ip; /* 0 = unlimited */
+	uint64_t idle_timeout_ms;        /* after login (timeouts.command_timeout) */
+	uint64_t auth_idle_timeout_ms;   /* before login (auth_idle_timeout), default 2m */
+	uint64_t absolute_session_timeout_ms; /* default 24h */
+	uint32_t max_line_length;        /* command line bytes; default per type */
+	uint64_t append_limit;           /* IMAP, default 25 MiB */
+	uint64_t max_message_size;       /* LMTP, default 50 MiB */
+	const char *hostname;            /* greeting/LHLO name; default gethostname() */
+
+	struct config_rate_limit auth_rate_limit;
+
+	bool proxy_protocol;             /* accept a PROXY v1/v2 header from trusted_proxies */
+	struct cidr_list trusted_proxies; /* seed: proxy_protocol.trusted_proxies; HEAD: [servers] trusted_networks */
+	uint64_t proxy_protocol_timeout_ms; /* default 5s */
+
+	const char *file;  /* where this server was defined, for messages */
+	unsigned line;
+};
+
+struct config {
+	struct arena *arena;
+	const char *path;
+
+	struct config_server *servers;
+	size_t server_count;
+
+	/* [servers] trusted_networks: LMTP admission and XCLIENT; empty → the
+	   LMTP server admits loopback + RFC 1918 only */
+	struct cidr_list trusted_networks;
+
+	struct {
+		const char *output;    /* "stderr" (default), "stdout" or a path */
+		enum log_format format; /* "console" (default) | "json" */
+		enum log_level level;  /* default info */
+	} logging;
+
+	struct {
+		const char *driver;    /* "sqlite" (default) | "postgres" */
+		const char *path;      /* sqlite file, default "data/sora.db" */
+	} database;
+
+	struct {
+		const char *driver;    /* "fs" (default) | "s3" */
+		const char *path;      /* fs root, default "data/blobs" */
+	} storage;
+
+	struct {
+		const char *endpoint, *access_key, *secret_key, *bucket;
+		bool disable_tls, encrypt;
+		const char *encryption_key; /* 64 hex chars when encrypt */
+		uint64_t timeout_ms;
+	} s3;
+
+	struct {
+		unsigned event_loops;  /* [runtime] event_loops, 0 = one per core */
+		unsigned worker_threads; /* [runtime] worker_threads, 0 = 2 per core */
+		uint64_t shutdown_timeout_ms; /* [runtime] shutdown_timeout, default 30s */
+	} runtime;
+};
+
+/* Reads and validates path. Every problem found goes to diag_r as one line
+   "FILE:LINE: KEY: message\n" (warnings prefixed "warning: "). Unknown keys
+   are warnings, or errors when strict. Returns 0 with *cfg_r set, or -1
+   when there was at least one error (nothing to free then). */
+int config_load(const char *path, bool strict, struct config **cfg_r, struct buf *diag_r);
+/* Same, from memory (tests, fuzzing); name is used in messages. */
+int config_load_string(const char *name, const char *text, size_t len, bool strict,
+		       struct config **cfg_r, struct buf *diag_r);
+void config_free(struct config **cfg);
+
+#endif
