@@ -41,6 +41,9 @@ const char *server_type_name(enum server_type type);
 /* Also accepts Sora's doc alias "http_api" for http_admin_api. */
 int server_type_parse(const char *s, enum server_type *type_r);
 
+/* Seed-era keys (see the security guide). Defaults are filled in before the
+   file is read, so an explicit 0 disables that check or delay (Sora instead
+   replaces zeros by defaults when enabled = true). */
 struct config_rate_limit {
 	bool enabled;
 	uint32_t max_attempts_per_ip;       /* default 10 */
@@ -90,6 +93,22 @@ struct config_server {
 
 	const char *file;  /* where this server was defined, for messages */
 	unsigned line;
+
+	/* addr split by the loader: host "" = every address; an IPv6 host is
+	   stored without brackets */
+	const char *host;
+	uint16_t port;
+
+	uint64_t min_bytes_per_minute;   /* timeouts.min_bytes_per_minute, 0 = off */
+	uint64_t session_memory_limit;   /* limits.session_memory_limit, 100 MiB, 0 = unlimited */
+	uint32_t search_rate_limit_per_min; /* limits.search_rate_limit_per_min, 60 */
+	uint64_t search_rate_limit_window_ms; /* limits.search_rate_limit_window, 1m */
+	uint32_t max_auth_errors;        /* limits.max_auth_errors (proxies), 2 */
+
+	/* http_admin_api (api_key required, >= 16 chars), http_user_api, metrics */
+	const char *api_key;             /* Authorization: Bearer <api_key> */
+	struct cidr_list allowed_hosts;  /* empty = any peer */
+	const char *http_path;           /* key "path"; metrics default "/metrics" */
 };
 
 struct config {
@@ -125,6 +144,25 @@ struct config {
 		const char *encryption_key; /* 64 hex chars when encrypt */
 		uint64_t timeout_ms;
 	} s3;
+
+	struct {
+		const char *path;      /* default "data/cache" */
+		uint64_t capacity;     /* default 1 GiB */
+		uint64_t max_object_size; /* default 5 MiB */
+	} local_cache;
+
+	struct {
+		const char *path;      /* staging directory, default "data/uploads" */
+		uint32_t batch_size;   /* default 10 */
+		uint32_t concurrency;  /* default 20 */
+		uint32_t max_attempts; /* default 20 */
+		uint64_t retry_interval_ms; /* default 30s */
+	} uploader;
+
+	struct {
+		uint64_t grace_period_ms;  /* default 14d */
+		uint64_t wake_interval_ms; /* default 1h, at least 1m */
+	} cleanup;
 
 	struct {
 		unsigned event_loops;  /* [runtime] event_loops, 0 = one per core */

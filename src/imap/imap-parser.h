@@ -11,7 +11,15 @@
    is returned in memory from cmd_arena, which the caller frees when the
    tagged reply is sent. An idle parser (imap_parser_is_idle) can be freed
    and recreated without losing anything, which lets an idle connection
-   hold no parser at all. */
+   hold no parser at all.
+
+   Syntax accepted: lines end with CRLF or a bare LF; empty lines are
+   skipped. Tags are at most 64 bytes. Arguments are separated by exactly
+   one SP (no leading, double or trailing spaces). Atoms also take '\', '*',
+   '%' and ']', and a "[...]" section is part of its atom with its spaces
+   and parentheses: BODY.PEEK[HEADER.FIELDS (From To)]<0.100> is one atom.
+   Quoted strings allow only \" and \\ as escapes, 8-bit bytes but no CR,
+   LF or NUL. A NUL byte outside a literal fails the command. */
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -31,31 +39,36 @@ enum imap_arg_type {
 struct imap_arg {
 	enum imap_arg_type type;
 	struct slice str;        /* ATOM/QUOTED/LITERAL: the value (NUL-terminated copy in cmd_arena) */
-	struct imap_arg *list;   /* LIST: the elements */
+	struct imap_arg *list;   /* LIST: the elements (NULL when empty) */
 	size_t list_count;
 	bool literal8;           /* LITERAL: was ~{n} (RFC 3516 BINARY) */
 };
 
 struct imap_cmd_args {
 	struct slice tag;
-	struct slice name;       /* as sent; compare case-insensitively */
-	struct imap_arg *args;   /* after the command name */
+	struct slice name;       /* as sent; compare case-insensitively. One atom:
+				    for "UID FETCH" it is "UID" and args[0] "FETCH" */
+	struct imap_arg *args;   /* after the command name (NULL when count is 0) */
 	size_t count;
 };
 
 struct imap_parser_limits {
-	size_t max_line;        /* bytes of one line outside literals (default 65536) */
+	size_t max_line;        /* bytes of one command outside literals, all its
+				   line ends included (default 65536) */
 	size_t max_literal;     /* bytes of one literal (default 64 MiB) */
-	size_t max_command;     /* total bytes of one command incl. literals (default 64 MiB) */
+	size_t max_command;     /* total bytes of one command incl. literals (default 64 MiB);
+				   also the ceiling of the parser's buffer */
 	unsigned max_depth;     /* list nesting (default 16) */
-	size_t max_args;        /* arguments incl. nested ones (default 10000) */
+	size_t max_args;        /* arguments incl. nested ones and lists (default 10000) */
 	bool literal_minus_only;/* true: non-sync literals above 4096 bytes are an error (LITERAL-) */
 };
 
 struct imap_parser;
 
+/* limits NULL: the defaults. */
 struct imap_parser *imap_parser_new(const struct imap_parser_limits *limits);
 void imap_parser_free(struct imap_parser **p);
+/* E.g. looser limits after login; applies from the next byte on. */
 void imap_parser_set_limits(struct imap_parser *p, const struct imap_parser_limits *limits);
 void imap_parser_limits_default(struct imap_parser_limits *limits_r);
 
@@ -69,7 +82,11 @@ void imap_parser_limits_default(struct imap_parser_limits *limits_r);
        says why, imap_parser_tag() gives the tag if one was read. The parser
        then discards the rest of that command by itself (including the
        octets of any non-synchronising literal already announced) and the
-       following feed calls resume with the next line. */
+       following feed calls resume with the next line. A synchronising
+       literal that is refused ends the command at its {n}CRLF: the client
+       waits for a "+" and gets the error instead.
+   1 and -1 always consume at least one byte. How `in` is split across
+   calls never changes the results. */
 int imap_parser_feed(struct imap_parser *p, struct slice in, size_t *used_r,
 		     struct arena *cmd_arena, struct imap_cmd_args **cmd_r, const char **error_r);
 

@@ -1,0 +1,32 @@
+#!/bin/sh
+# Installs the Debian 12 packages the build, the tests and `make run` need,
+# when any is missing. Quiet and quick when everything is there already.
+set -eu
+
+PKGS="gcc make meson ninja-build pkg-config libssl-dev openssl libcmocka-dev
+clang libclang-rt-14-dev python3 python3-pytest curl swaks haproxy
+libcrypt-dev libargon2-dev procps"
+
+missing=""
+for p in $PKGS; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+		missing="$missing $p"
+	fi
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" != 0 ]; then
+	echo "deps: missing packages:$missing" >&2
+	echo "deps: run as root, or: sudo apt-get install -y$missing" >&2
+	exit 1
+fi
+echo "deps: installing$missing"
+# keep Debian from starting haproxy & co. with their default configs
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+	printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+	chmod +x /usr/sbin/policy-rc.d
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing >/dev/null
