@@ -5,7 +5,8 @@ set -eu
 
 PKGS="gcc make meson ninja-build pkg-config libssl-dev openssl libcmocka-dev
 clang libclang-rt-14-dev python3 python3-pytest curl swaks haproxy
-libcrypt-dev libargon2-dev procps"
+libcrypt-dev libargon2-dev procps libsqlite3-dev libcurl4-openssl-dev
+awscli"
 
 missing=""
 for p in $PKGS; do
@@ -13,6 +14,9 @@ for p in $PKGS; do
 		missing="$missing $p"
 	fi
 done
+# npm (for the S3 test server) comes with the image's Node.js; Debian's own
+# npm package conflicts with it, so ask for it only when there is none
+command -v npm >/dev/null 2>&1 || missing="$missing nodejs npm"
 [ -z "$missing" ] && exit 0
 
 if [ "$(id -u)" != 0 ]; then

@@ -125,6 +125,8 @@ char *arena_vprintf(struct arena *a, const char *fmt, va_list ap)
 	int n;
 	char *p;
 
+	if (fmt == NULL) /* also tells gcc's sanitizer builds it cannot be */
+		return arena_strdup(a, "");
 	va_copy(ap2, ap);
 	n = vsnprintf(NULL, 0, fmt, ap2);
 	va_end(ap2);

@@ -65,6 +65,9 @@ struct conn {
 	char peer_str[64];
 	struct log_ctx log;
 
+	char *proxy_buf;   /* PROXY state only: the header bytes consumed so far */
+	size_t proxy_len;
+
 	void *session;
 	unsigned jobs;
 	const char *close_reason;
@@ -199,6 +202,7 @@ static void conn_free_deferred(void *ctx)
 	list_remove(c);
 	buf_free(&c->in);
 	buf_free(&c->out);
+	free(c->proxy_buf);
 	free(c);
 }
 
@@ -662,20 +666,34 @@ static void conn_set_peer(struct conn *c, const struct sockaddr *sa, socklen_t l
 	snprintf(c->log.remote, sizeof(c->log.remote), "%s", c->peer_str);
 }
 
+static ssize_t recv_retry(int fd, void *buf, size_t len, int flags)
+{
+	ssize_t n;
+
+	do {
+		n = recv(fd, buf, len, flags);
+	} while (n == -1 && errno == EINTR);
+	return n;
+}
+
+/* The header is peeked, so that the bytes after it (a TLS ClientHello, a
+   command) stay in the socket for the next layer. While the header is
+   incomplete, every byte seen so far belongs to it (proxy_parse() says
+   "need more" only for a strict prefix), so those are consumed into
+   proxy_buf: nothing is left queued to wake a level-triggered loop again. */
 static void conn_read_proxy(struct conn *c)
 {
 	char hdr[PROXY_V2_MAX];
 	struct proxy_info info;
-	const char *error;
-	size_t used;
+	const char *error = NULL;
+	size_t used = 0, room = sizeof(hdr) - c->proxy_len, take;
 	ssize_t n;
 	int ret;
 
-	/* peek, so that the bytes after the header (a TLS ClientHello, a
-	   command) stay in the socket for the next layer */
-	do {
-		n = recv(c->io.fd, hdr, sizeof(hdr), MSG_PEEK);
-	} while (n == -1 && errno == EINTR);
+	if (c->proxy_buf == NULL)
+		c->proxy_buf = xmalloc(PROXY_V2_MAX);
+	memcpy(hdr, c->proxy_buf, c->proxy_len);
+	n = recv_retry(c->io.fd, hdr + c->proxy_len, room, MSG_PEEK);
 	if (n == 0) {
 		conn_abort(c, "disconnected before PROXY header");
 		return;
@@ -685,14 +703,10 @@ static void conn_read_proxy(struct conn *c)
 			conn_abort(c, "read error");
 		return;
 	}
-	ret = proxy_parse(hdr, (size_t)n, &info, &used, &error);
-	if (ret == 0) {
-		if ((size_t)n == sizeof(hdr)) {
-			ret = -1;
-			error = "header too long";
-		} else {
-			return;
-		}
+	ret = proxy_parse(hdr, c->proxy_len + (size_t)n, &info, &used, &error);
+	if (ret == 0 && (size_t)n == room) {
+		ret = -1;
+		error = "header too long";
 	}
 	if (ret < 0) {
 		log_warn(&c->log, "proxy.invalid",
@@ -701,14 +715,19 @@ static void conn_read_proxy(struct conn *c)
 		conn_abort(c, "invalid PROXY header");
 		return;
 	}
-	do {
-		n = recv(c->io.fd, hdr, used, 0);
-	} while (n == -1 && errno == EINTR);
-	if (n != (ssize_t)used) {
+	/* consume: every peeked byte while incomplete, up to the end of the
+	   header once complete */
+	take = ret == 0 ? (size_t)n : used - c->proxy_len;
+	if (recv_retry(c->io.fd, c->proxy_buf + c->proxy_len, take, 0) != (ssize_t)take) {
 		conn_abort(c, "read error");
 		return;
 	}
-	c->bytes_in += used;
+	c->proxy_len += take;
+	c->bytes_in += take;
+	if (ret == 0)
+		return;
+	free(c->proxy_buf);
+	c->proxy_buf = NULL;
 	if (!info.is_local) {
 		conn_set_peer(c, (struct sockaddr *)&info.src,
 			      info.src.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)

@@ -27,6 +27,14 @@ struct ip_count {
 	uint32_t count;
 };
 
+/* The listener's presence on one loop. */
+struct listener_slot {
+	struct listener *l;
+	struct loop *loop;
+	struct loop_io io;
+	struct timer pause; /* accepting paused after EMFILE & co. */
+};
+
 struct listener {
 	char *name;
 	int fd;
@@ -34,8 +42,7 @@ struct listener {
 	uint32_t max_connections, max_per_ip;
 	struct cidr_list trusted_proxies;
 	struct conn_settings cs;
-	struct loop_io ios[LISTENER_MAX_LOOPS];
-	struct loop *loops[LISTENER_MAX_LOOPS];
+	struct listener_slot slots[LISTENER_MAX_LOOPS];
 
 	atomic_uint total;
 	pthread_mutex_t ip_lock;
@@ -201,10 +208,30 @@ unsigned listener_port(const struct listener *l)
 	return l->port;
 }
 
+#define ACCEPT_PAUSE_MS 100
+
+static void listener_accept_cb(struct loop_io *io, uint32_t events);
+
+static int slot_arm(struct listener_slot *slot)
+{
+	/* EPOLLEXCLUSIVE: one loop woken per connection (it cannot be
+	   changed with EPOLL_CTL_MOD, hence remove + add to pause) */
+	return loop_io_add(slot->loop, &slot->io, slot->l->fd, EPOLLIN | EPOLLEXCLUSIVE,
+			   listener_accept_cb, slot);
+}
+
+static void slot_resume(struct timer *t)
+{
+	struct listener_slot *slot = t->ctx;
+
+	if (slot_arm(slot) < 0)
+		loop_timer_start(slot->loop, &slot->pause, ACCEPT_PAUSE_MS);
+}
+
 static void listener_accept_cb(struct loop_io *io, uint32_t events)
 {
-	struct listener *l = io->ctx;
-	struct loop *loop = l->loops[io - l->ios];
+	struct listener_slot *slot = io->ctx;
+	struct listener *l = slot->l;
 
 	(void)events;
 	for (int i = 0; i < ACCEPT_BATCH; i++) {
@@ -216,33 +243,45 @@ static void listener_accept_cb(struct loop_io *io, uint32_t events)
 
 		if (fd == -1) {
 			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
-			    errno == ENOMEM)
-				log_error(NULL, "accept.fail", "listener=%s error=%s",
-					  log_str(l->name), log_str(strerror(errno)));
+			    errno == ENOMEM) {
+				/* the connection stays in the backlog and the
+				   level-triggered socket would wake us at once:
+				   stop accepting here for a moment instead */
+				log_error(NULL, "accept.fail",
+					  "listener=%s error=%s paused_ms=%d", log_str(l->name),
+					  log_str(strerror(errno)), ACCEPT_PAUSE_MS);
+				loop_io_remove(slot->loop, &slot->io);
+				loop_timer_start(slot->loop, &slot->pause, ACCEPT_PAUSE_MS);
+			}
 			return; /* EAGAIN: another loop took it, or none left */
 		}
 		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		conn_accept(loop, l, &l->cs, fd, (struct sockaddr *)&peer, plen);
+		conn_accept(slot->loop, l, &l->cs, fd, (struct sockaddr *)&peer, plen);
 	}
 }
 
 int listener_attach(struct listener *l, struct loop *loop)
 {
 	unsigned id = loop_id(loop);
+	struct listener_slot *slot;
 
 	if (id >= LISTENER_MAX_LOOPS)
 		return -1;
-	l->loops[id] = loop;
-	return loop_io_add(loop, &l->ios[id], l->fd, EPOLLIN | EPOLLEXCLUSIVE,
-			   listener_accept_cb, l);
+	slot = &l->slots[id];
+	slot->l = l;
+	slot->loop = loop;
+	timer_init(&slot->pause, slot_resume, slot);
+	return slot_arm(slot);
 }
 
 void listener_detach(struct listener *l, struct loop *loop)
 {
 	unsigned id = loop_id(loop);
 
-	if (id < LISTENER_MAX_LOOPS)
-		loop_io_remove(loop, &l->ios[id]);
+	if (id >= LISTENER_MAX_LOOPS || l->slots[id].loop == NULL)
+		return;
+	loop_timer_stop(loop, &l->slots[id].pause);
+	loop_io_remove(loop, &l->slots[id].io);
 }
 
 bool listener_peer_trusted(const struct listener *l, const struct sockaddr *peer)

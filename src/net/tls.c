@@ -64,8 +64,11 @@ static SSL_CTX *ctx_build(const struct tls_server_settings *s, const char **erro
 		return NULL;
 	}
 	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	/* most mail clients just close the socket: without IGNORE_UNEXPECTED_EOF
+	   OpenSSL 3 reports that as a protocol error. Our protocols frame their
+	   own commands, so a truncation cannot pass for a complete one. */
 	SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_RENEGOTIATION |
-					 SSL_OP_NO_COMPRESSION);
+					 SSL_OP_NO_COMPRESSION | SSL_OP_IGNORE_UNEXPECTED_EOF);
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
 				      SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 	if (SSL_CTX_set_cipher_list(ctx, TLS12_CIPHERS) != 1) {

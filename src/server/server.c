@@ -148,9 +148,26 @@ static unsigned cpu_count(void)
 	return n < 1 ? 1 : (unsigned)MIN(n, 64L);
 }
 
+/* SIGTERM, SIGINT and SIGHUP are taken by server_run()'s sigwaitinfo()
+   only. They must be blocked before the first thread is created, since
+   threads inherit the mask: a signal that lands on a worker or loop
+   thread with the default action would kill the process. */
+static void server_signal_set(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGHUP);
+}
+
 struct server *server_new(const struct config *cfg, const char **error_r)
 {
 	struct server *srv = xcalloc(1, sizeof(*srv));
+	sigset_t set;
+
+	server_signal_set(&set);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
 	unsigned loops = cfg->runtime.event_loops != 0 ? cfg->runtime.event_loops : cpu_count();
 	unsigned workers = cfg->runtime.worker_threads != 0 ? cfg->runtime.worker_threads
 							     : 2 * cpu_count();
@@ -273,13 +290,8 @@ int server_run(struct server *srv)
 	sigset_t set;
 	bool stopping = false;
 
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
-	/* the loops inherit the mask: only this thread takes the signals */
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	server_signal_set(&set);
+	pthread_sigmask(SIG_BLOCK, &set, NULL); /* already, since server_new() */
 	for (unsigned i = 0; i < srv->loop_count; i++) {
 		if (pthread_create(&srv->loops[i].thread, NULL, loop_thread_main,
 				   &srv->loops[i]) != 0)

@@ -239,8 +239,10 @@ class Sora:
             base.update(cert=str(self.certs.chain), key=str(self.certs.key),
                         client_ca=str(self.certs.client_ca), ca=str(self.certs.ca))
         body = text.format_map(_Placeholders(self, base))
+        self.log_level = log_level
         head = ""
-        if not re.search(r"^\s*\[logging\]", body, re.M):
+        self.own_logging = not re.search(r"^\s*\[logging\]", body, re.M)
+        if self.own_logging:
             head += (f'[logging]\noutput = "stderr"\nformat = "{log_format}"\n'
                      f'level = "{log_level}"\n\n')
         if not re.search(r"^\s*\[runtime\]", body, re.M):
@@ -293,15 +295,30 @@ class Sora:
             time.sleep(0.02)
 
     def wait_started(self, timeout=10.0):
+        """Until the log says event=started (every listener is bound by
+        then), or, when info lines are not logged (level warn/error, or
+        [logging] output elsewhere), until every {port_*} accepts."""
         deadline = time.monotonic() + T(timeout)
+        by_log = self.log_level in ("debug", "info") and self.own_logging
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise AssertionError(f"sora exited with {self.proc.returncode} at startup:\n"
                                      f"{self.log()[-4000:]}")
             if re.search(r"event=started|\"event\":\"started\"", self.log()):
                 return
+            if not by_log:
+                if all(self._accepts(p) for p in self.ports.values()):
+                    return
             time.sleep(0.02)
         raise AssertionError(f"sora did not start within {timeout}s:\n{self.log()[-4000:]}")
+
+    @staticmethod
+    def _accepts(port):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return True
+        except OSError:
+            return False
 
     def send_signal(self, sig):
         self.proc.send_signal(sig)

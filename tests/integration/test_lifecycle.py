@@ -132,6 +132,51 @@ def test_shutdown_deadline_with_non_reading_client(sora):
         hog.close()
 
 
+def test_json_logging(sora):
+    import json
+    srv = sora.start("""
+        [servers.imap]
+        addr = "127.0.0.1:{port_imap}"
+
+        [servers.imap.proxy_protocol]
+        enabled = true
+        trusted_proxies = ["127.0.0.1/32"]
+    """, log_format="json")
+    with Client(srv.port("imap"), preamble=proxy_v1("192.0.2.77")) as c:
+        assert c.readline().startswith("* OK ")
+        c.cmd("a", 'ID ("name" "quote\\"and\\\\slash")')
+        c.cmd("b", "LOGOUT")
+    srv.wait_log(r'"event":"disconnect"')
+    events = []
+    for line in srv.log().splitlines():
+        rec = json.loads(line)  # every line is one JSON object
+        assert {"ts", "level", "event"} <= rec.keys(), rec
+        events.append(rec)
+    conn = [e for e in events if e["event"] == "connect"]
+    assert len(conn) == 1 and conn[0]["remote"] == "192.0.2.77" and conn[0]["proto"] == "imap"
+    assert any(e["event"] == "imap.id" for e in events)
+
+
+def test_log_to_file(sora):
+    srv = sora.new()
+    logfile = srv.dir / "out" / "sora.log"
+    logfile.parent.mkdir(parents=True)
+    srv.start(f"""
+        [logging]
+        output = "{logfile}"
+        level = "info"
+
+        [servers.imap]
+        addr = "127.0.0.1:{{port_imap}}"
+    """)
+    with Client(srv.port("imap")) as c:
+        assert c.readline().startswith("* OK ")
+    assert srv.stop() == 0
+    text = logfile.read_text()
+    assert "event=started" in text and "event=connect" in text and "event=stopped" in text
+    assert "event=connect" not in srv.log()  # nothing on stderr
+
+
 def test_idle_server_stops_at_once(sora):
     srv = sora.start('[servers.imap]\naddr = "127.0.0.1:{port_imap}"\n')
     t0 = time.monotonic()
