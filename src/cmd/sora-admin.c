@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cmd-config.h"
 #include "config/config.h"
 #include "lib/str.h"
 
@@ -28,8 +29,6 @@ static int config_validate(const char *path, int argc, char **argv)
 {
 	bool strict = false;
 	struct config *cfg = NULL;
-	struct buf diag;
-	int ret;
 
 	for (int i = 0; i < argc; i++) {
 		if (strcmp(argv[i], "--strict") == 0) {
@@ -44,15 +43,8 @@ static int config_validate(const char *path, int argc, char **argv)
 			return 2;
 		}
 	}
-	buf_init(&diag, 0);
-	ret = config_load(path, strict, &cfg, &diag);
-	if (diag.len > 0)
-		fputs(diag.data, stderr);
-	buf_free(&diag);
-	if (ret < 0) {
-		fprintf(stderr, "sora-admin: %s: invalid configuration\n", path);
+	if (cmd_config_load("sora-admin", path, strict, &cfg) < 0)
 		return 1;
-	}
 	printf("%s: configuration OK (%zu servers)\n", path, cfg->server_count);
 	config_free(&cfg);
 	return 0;

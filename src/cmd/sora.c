@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cmd-config.h"
 #include "config/config.h"
 #include "lib/log.h"
 #include "lib/str.h"
@@ -43,7 +44,6 @@ int main(int argc, char **argv)
 	bool check = false, strict = false;
 	struct config *cfg = NULL;
 	struct server *srv;
-	struct buf diag;
 	int opt, ret;
 
 	while ((opt = getopt_long(argc, argv, "c:hV", opts, NULL)) != -1) {
@@ -73,15 +73,8 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	buf_init(&diag, 0);
-	ret = config_load(path, strict, &cfg, &diag);
-	if (diag.len > 0)
-		fputs(diag.data, stderr);
-	buf_free(&diag);
-	if (ret < 0) {
-		fprintf(stderr, "sora: %s: invalid configuration\n", path);
+	if (cmd_config_load("sora", path, strict, &cfg) < 0)
 		return 2;
-	}
 	if (check) {
 		printf("%s: configuration OK (%zu servers)\n", path, cfg->server_count);
 		config_free(&cfg);
