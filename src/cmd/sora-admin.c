@@ -1,11 +1,11 @@
 /* sora-admin: Sora's administration command tree (`sora-admin --config FILE
-   <group> <command> [flags]`). This build has `config validate`; the
-   account, credential and mailbox groups arrive with the storage layer and
-   answer a clear error until then. */
+   <group> <command> [flags]`). This build has config, accounts,
+   credentials and migrate; the other groups answer a clear error. */
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "admin-accounts.h"
 #include "cmd-config.h"
 #include "config/config.h"
 #include "lib/str.h"
@@ -15,11 +15,13 @@ static void usage(FILE *out)
 	fprintf(out,
 		"Usage: sora-admin [--config FILE] <group> <command> [flags]\n"
 		"\n"
-		"Groups and commands:\n"
+		"Groups and commands (each takes --help):\n"
 		"  config validate [--strict]   check the configuration file and exit\n"
+		"  accounts create|update|show|list|delete|restore\n"
+		"  credentials add|list|delete\n"
+		"  migrate version|up\n"
 		"\n"
-		"Not in this build yet (they need the account store): accounts, credentials,\n"
-		"mailboxes, messages, migrate, import, export.\n"
+		"Not in this build yet: mailbox, mail, import, export, uploader, cache.\n"
 		"\n"
 		"  -c, --config FILE  configuration file (default: sora.toml)\n"
 		"  -h, --help         this text\n");
@@ -81,9 +83,24 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	if (strcmp(argv[optind], "accounts") == 0 || strcmp(argv[optind], "credentials") == 0 ||
+	    strcmp(argv[optind], "migrate") == 0) {
+		struct config *cfg = NULL;
+		int ret;
+
+		if (cmd_config_load("sora-admin", path, false, &cfg) < 0)
+			return 1;
+		if (strcmp(argv[optind], "accounts") == 0)
+			ret = admin_accounts(cfg, argc - optind - 1, argv + optind + 1);
+		else if (strcmp(argv[optind], "credentials") == 0)
+			ret = admin_credentials(cfg, argc - optind - 1, argv + optind + 1);
+		else
+			ret = admin_migrate(cfg, argc - optind - 1, argv + optind + 1);
+		config_free(&cfg);
+		return ret;
+	}
 	fprintf(stderr,
-		"sora-admin: '%s%s%s' is not available in this build (the account store is "
-		"not implemented yet); see --help\n",
+		"sora-admin: '%s%s%s' is not available in this build; see --help\n",
 		argv[optind], argc - optind >= 2 ? " " : "", argc - optind >= 2 ? argv[optind + 1] : "");
 	return 2;
 }

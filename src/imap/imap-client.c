@@ -15,13 +15,16 @@
 #define IMAP_MAX_BAD_COMMANDS 20
 
 struct imap_server *imap_server_new(const struct config_server *cfg, bool starttls,
-				    const char *hostname)
+				    const char *hostname, struct auth *auth,
+				    struct worker_pool *workers)
 {
 	struct imap_server *srv = xcalloc(1, sizeof(*srv));
 
 	srv->cfg = cfg;
 	srv->starttls = starttls;
 	srv->hostname = hostname;
+	srv->auth = auth;
+	srv->workers = workers;
 	return srv;
 }
 
@@ -53,6 +56,31 @@ static void imap_client_idle(struct imap_client *ic)
 	}
 }
 
+/* AUTHENTICATE continuation: one raw line, not a command. false when more
+   bytes are needed. */
+static bool imap_sasl_line(struct imap_client *ic)
+{
+	struct conn *c = ic->conn;
+	struct slice in = conn_input(c), line;
+	ssize_t lf = slice_find(in, '\n');
+
+	if (lf < 0) {
+		if (in.len > IMAP_PREAUTH_MAX_COMMAND) {
+			(void)conn_sendf(c, "%s BAD Authentication response too long\r\n",
+					 ic->sasl_tag);
+			imap_auth_cleanup(ic);
+			conn_close(c, "authenticate line too long");
+		}
+		return false;
+	}
+	line = slice_from(in.ptr, (size_t)lf);
+	if (line.len > 0 && line.ptr[line.len - 1] == '\r')
+		line.len--;
+	imap_auth_continue(ic, line);
+	conn_consume_wipe(c, (size_t)lf + 1); /* it encoded a password */
+	return true;
+}
+
 static void imap_input(struct imap_client *ic)
 {
 	struct conn *c = ic->conn;
@@ -66,6 +94,13 @@ static void imap_input(struct imap_client *ic)
 
 		if (in.len == 0)
 			break;
+		if (ic->sasl != NULL) {
+			if (!imap_sasl_line(ic))
+				break;
+			if (ic->auth_busy)
+				return; /* the completion resumes input */
+			continue;
+		}
 		if (ic->parser == NULL) {
 			struct imap_parser_limits limits;
 
@@ -115,6 +150,7 @@ static void *imap_start(struct conn *c, void *server_ctx)
 	ic->conn = c;
 	ic->srv = srv;
 	ic->state = IMAP_ST_NOT_AUTH;
+	timer_init(&ic->auth_delay, NULL, ic);
 	buf_init(&caps, 0);
 	imap_capabilities(ic, &caps);
 	(void)conn_sendf(c, "* OK [CAPABILITY %s] Sora ready.\r\n", caps.data);
@@ -149,6 +185,7 @@ static void imap_event(struct conn *c, enum conn_event ev, void *session)
 		conn_close(c, "server shutting down");
 		break;
 	case CONN_EV_CLOSED:
+		imap_auth_cleanup(ic);
 		imap_parser_free(&ic->parser);
 		arena_free(&ic->cmd_arena);
 		free(ic);

@@ -3,11 +3,11 @@
 
 /* IMAP4rev2/rev1 sessions (RFC 9051 / RFC 3501) on top of net/conn.
 
-   This build serves the not-authenticated state: greeting, CAPABILITY,
-   NOOP, LOGOUT, ID (RFC 2971) and STARTTLS. LOGIN and AUTHENTICATE answer
-   NO [UNAVAILABLE] until the account store and auth module exist; every
-   other RFC 9051 command answers BAD as not valid before login.
-   See README "Feature status". */
+   This build serves the not-authenticated state — greeting, CAPABILITY,
+   NOOP, LOGOUT, ID (RFC 2971), STARTTLS, LOGIN and AUTHENTICATE PLAIN /
+   LOGIN with SASL-IR (verified by src/auth on the worker pool) — and
+   after login answers the mailbox commands NO [UNAVAILABLE] until the
+   mail store is wired in. See README "Feature status". */
 
 #include <stdbool.h>
 
@@ -16,9 +16,14 @@
 
 struct imap_server;
 
-/* starttls: the listener can upgrade plaintext connections. */
+struct auth;
+struct worker_pool;
+
+/* starttls: the listener can upgrade plaintext connections. auth NULL:
+   LOGIN and AUTHENTICATE answer NO [UNAVAILABLE]. */
 struct imap_server *imap_server_new(const struct config_server *cfg, bool starttls,
-				    const char *hostname);
+				    const char *hostname, struct auth *auth,
+				    struct worker_pool *workers);
 void imap_server_free(struct imap_server **srv);
 
 extern const struct proto_ops imap_proto_ops;

@@ -64,7 +64,7 @@ enum cmd_ret imap_cmd_bad(struct imap_cmd *cmd, const char *fmt, ...)
 	return CMD_DONE;
 }
 
-static bool plaintext_auth_allowed(const struct imap_client *ic)
+bool imap_plaintext_auth_allowed(const struct imap_client *ic)
 {
 	return conn_is_secure(ic->conn) || ic->srv->cfg->insecure_auth;
 }
@@ -76,8 +76,10 @@ void imap_capabilities(const struct imap_client *ic, struct buf *out)
 		if (conn_can_starttls(ic->conn) && ic->srv->starttls)
 			(void)buf_append_str(out, " STARTTLS");
 		/* RFC 9051 §6.2.3: no LOGIN where passwords would cross in clear */
-		if (!plaintext_auth_allowed(ic))
+		if (!imap_plaintext_auth_allowed(ic))
 			(void)buf_append_str(out, " LOGINDISABLED");
+		else if (ic->srv->auth != NULL)
+			(void)buf_append_str(out, " AUTH=PLAIN AUTH=LOGIN SASL-IR");
 	}
 }
 
@@ -171,27 +173,14 @@ static enum cmd_ret cmd_starttls(struct imap_cmd *cmd)
 	return CMD_DONE;
 }
 
-static enum cmd_ret cmd_login(struct imap_cmd *cmd)
-{
-	struct imap_client *ic = cmd->client;
-
-	if (!plaintext_auth_allowed(ic))
-		return imap_cmd_no(cmd, "[PRIVACYREQUIRED] Plaintext authentication is disabled "
-					"on an unencrypted connection, use TLS");
-	log_info(conn_log(ic->conn), "auth.unavailable", "command=%s",
-		 log_strn(cmd->args->name.ptr, cmd->args->name.len));
-	return imap_cmd_no(cmd, "[UNAVAILABLE] Authentication is not available in this build "
-				"(no account store yet)");
-}
-
 static const struct imap_command imap_commands[] = {
 	{ "CAPABILITY", cmd_capability, IMAP_CMD_ANY },
 	{ "NOOP", cmd_noop, IMAP_CMD_ANY },
 	{ "LOGOUT", cmd_logout, IMAP_CMD_ANY },
 	{ "ID", cmd_id, IMAP_CMD_ANY },
 	{ "STARTTLS", cmd_starttls, IMAP_CMD_NOAUTH },
-	{ "LOGIN", cmd_login, IMAP_CMD_NOAUTH | IMAP_CMD_SECRET_ARGS },
-	{ "AUTHENTICATE", cmd_login, IMAP_CMD_NOAUTH | IMAP_CMD_SECRET_ARGS },
+	{ "LOGIN", imap_cmd_login, IMAP_CMD_NOAUTH | IMAP_CMD_SECRET_ARGS },
+	{ "AUTHENTICATE", imap_cmd_authenticate, IMAP_CMD_NOAUTH | IMAP_CMD_SECRET_ARGS },
 	/* RFC 9051 and extension commands valid only after login */
 	{ "ENABLE", NULL, IMAP_CMD_AUTH },
 	{ "SELECT", NULL, IMAP_CMD_AUTH },

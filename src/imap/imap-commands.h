@@ -6,8 +6,11 @@
 
 #include <stdbool.h>
 
+#include "../auth/auth.h"
+#include "../auth/sasl.h"
 #include "../lib/arena.h"
 #include "../net/conn.h"
+#include "../net/loop.h"
 #include "imap-client.h"
 #include "imap-parser.h"
 
@@ -30,6 +33,8 @@ struct imap_server {
 	const struct config_server *cfg;
 	bool starttls;
 	const char *hostname;
+	struct auth *auth;           /* NULL: no account store configured */
+	struct worker_pool *workers;
 };
 
 struct imap_client {
@@ -39,6 +44,21 @@ struct imap_client {
 	struct arena *cmd_arena;    /* NULL while idle */
 	enum imap_state state;
 	unsigned bad_commands;
+	unsigned auth_failures;
+
+	/* AUTHENTICATE in progress: the tag and the exchange, which read the
+	   client's continuation lines instead of commands */
+	struct arena *sasl_arena;
+	struct sasl_exchange *sasl;
+	char sasl_tag[72];
+
+	/* a failed login waits out the rate limiter's delay before its NO */
+	struct timer auth_delay;
+	struct auth_result auth_pending;
+	char auth_tag[72];
+	bool auth_busy; /* a verification or its delay is pending: no input */
+
+	int64_t account_id;
 };
 
 struct imap_cmd {
@@ -62,5 +82,15 @@ enum cmd_ret imap_cmd_bad(struct imap_cmd *cmd, const char *fmt, ...) PRINTF_FMT
 
 /* Counts an erroneous command; true when the client must be disconnected. */
 bool imap_client_count_bad(struct imap_client *ic);
+
+/* imap-auth.c: LOGIN and AUTHENTICATE, verified on the worker pool. */
+enum cmd_ret imap_cmd_login(struct imap_cmd *cmd);
+enum cmd_ret imap_cmd_authenticate(struct imap_cmd *cmd);
+/* One continuation line of AUTHENTICATE (without CRLF). */
+void imap_auth_continue(struct imap_client *ic, struct slice line);
+/* Tear down any exchange or pending reply (connection closing). */
+void imap_auth_cleanup(struct imap_client *ic);
+/* Plaintext passwords are acceptable on this connection. */
+bool imap_plaintext_auth_allowed(const struct imap_client *ic);
 
 #endif

@@ -21,7 +21,7 @@ struct log_ctx {
 	char sid[13];     /* 12 hex digits, unique per connection */
 	const char *proto; /* static string: "imap", "lmtp", … or NULL */
 	char remote[64];  /* client address as the session sees it */
-	char user[96];    /* empty until authenticated */
+	char user[256];   /* empty until authenticated */
 };
 
 /* output: "stderr", "stdout" or a file path (appended). */

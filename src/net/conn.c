@@ -70,6 +70,7 @@ struct conn {
 
 	void *session;
 	unsigned jobs;
+	bool free_scheduled;
 	const char *close_reason;
 };
 
@@ -206,6 +207,15 @@ static void conn_free_deferred(void *ctx)
 	free(c);
 }
 
+/* Freed once closed and no job holds it; exactly once. */
+static void conn_maybe_free(struct conn *c)
+{
+	if (c->state == CONN_ST_CLOSED && c->jobs == 0 && !c->free_scheduled) {
+		c->free_scheduled = true;
+		loop_defer(c->loop, conn_free_deferred, c);
+	}
+}
+
 static void conn_finish_close(void *ctx)
 {
 	struct conn *c = ctx;
@@ -234,8 +244,7 @@ static void conn_finish_close(void *ctx)
 	}
 	buf_free(&c->in);
 	buf_free(&c->out);
-	if (c->jobs == 0)
-		loop_defer(c->loop, conn_free_deferred, c);
+	conn_maybe_free(c);
 }
 
 void conn_close(struct conn *c, const char *reason)
@@ -289,8 +298,8 @@ void conn_job_end(struct conn *c)
 {
 	if (CHECK_FAILED(c->jobs > 0))
 		return;
-	if (--c->jobs == 0 && c->state == CONN_ST_CLOSED)
-		loop_defer(c->loop, conn_free_deferred, c);
+	c->jobs--;
+	conn_maybe_free(c);
 }
 
 /* --- events and I/O --- */
@@ -871,6 +880,17 @@ bool conn_is_secure(const struct conn *c)
 struct log_ctx *conn_log(struct conn *c)
 {
 	return &c->log;
+}
+
+void *conn_session(const struct conn *c)
+{
+	return c->state == CONN_ST_CLOSED ? NULL : c->session;
+}
+
+void conn_consume_wipe(struct conn *c, size_t n)
+{
+	util_wipe(c->in.data, MIN(n, c->in.len));
+	buf_consume(&c->in, n);
 }
 
 struct loop *conn_loop(struct conn *c)

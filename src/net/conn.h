@@ -108,6 +108,11 @@ bool conn_is_secure(const struct conn *c);
 bool conn_peer_is_loopback(const struct conn *c);
 
 struct log_ctx *conn_log(struct conn *c);
+/* The protocol session, or NULL once the connection is closed (for job
+   completions, which may outlive the session). */
+void *conn_session(const struct conn *c);
+/* conn_consume() that first zeroes the bytes (they held a secret). */
+void conn_consume_wipe(struct conn *c, size_t n);
 struct loop *conn_loop(struct conn *c);
 
 /* A job that holds on to the connection: while any is in flight, the

@@ -6,8 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "../auth/auth.h"
 #include "../imap/imap-client.h"
 #include "../lib/log.h"
 #include "../lib/util.h"
@@ -16,11 +18,13 @@
 #include "../net/loop.h"
 #include "../net/tls.h"
 #include "../net/worker.h"
+#include "../store/store.h"
 
 #define SHUTDOWN_POLL_MS 50
 
 struct server_instance {
 	const struct config_server *cfg;
+	struct auth *auth;
 	struct tls_server *tls;
 	struct listener *listener;
 	void *proto_ctx;
@@ -43,6 +47,7 @@ struct server {
 	struct loop_thread *loops;
 	unsigned loop_count;
 	struct worker_pool *workers;
+	struct store *store; /* opened when a server authenticates users */
 };
 
 static void imap_ctx_free(void *ctx)
@@ -80,7 +85,10 @@ static int instance_init(struct server *srv, struct server_instance *inst,
 	switch (sc->type) {
 	case SERVER_IMAP:
 		ops = &imap_proto_ops;
-		inst->proto_ctx = imap_server_new(sc, starttls, srv->hostname);
+		inst->auth = auth_new(srv->store, &(struct auth_settings){ .server = sc,
+									   .rehash = true });
+		inst->proto_ctx = imap_server_new(sc, starttls, srv->hostname, inst->auth,
+						  srv->workers);
 		inst->proto_free = imap_ctx_free;
 		break;
 	case SERVER_LMTP:
@@ -141,6 +149,61 @@ static int instance_init(struct server *srv, struct server_instance *inst,
 	return 0;
 }
 
+/* mkdir -p of the directory part of path ("data/sora.db" → "data"). */
+static int mkdir_parents(const char *path)
+{
+	char dir[4096];
+	size_t len = strlen(path);
+
+	if (len >= sizeof(dir))
+		return -1;
+	memcpy(dir, path, len + 1);
+	for (char *p = dir + 1; *p != '\0'; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(dir, 0700) == -1 && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	return 0;
+}
+
+/* The metadata store, for logins. A database that cannot be opened stops
+   the start-up: serving IMAP without accounts would only refuse everyone. */
+static int server_open_store(struct server *srv, const char **error_r)
+{
+	static _Thread_local char msg[512];
+	const struct config *cfg = srv->cfg;
+	struct store_settings set = {
+		.driver = cfg->database.driver,
+		.path = cfg->database.path,
+	};
+	struct store_error err;
+
+	if (set.driver != NULL && strcmp(set.driver, "sqlite") != 0) {
+		snprintf(msg, sizeof(msg), "%s: database.driver: \"%s\" is not available in "
+			 "this build (sqlite only)", cfg->path, set.driver);
+		*error_r = msg;
+		return -1;
+	}
+	if (mkdir_parents(set.path) < 0) {
+		snprintf(msg, sizeof(msg), "%s: database.path: cannot create the directory of %s: "
+			 "%s", cfg->path, set.path, strerror(errno));
+		*error_r = msg;
+		return -1;
+	}
+	if (store_open(&set, &srv->store, &err) < 0) {
+		snprintf(msg, sizeof(msg), "%s: database.path: cannot open %s: %s", cfg->path,
+			 set.path, err.msg);
+		*error_r = msg;
+		return -1;
+	}
+	log_info(NULL, "store.open", "driver=%s path=%s", store_driver_name(srv->store),
+		 log_str(set.path));
+	return 0;
+}
+
 static unsigned cpu_count(void)
 {
 	long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -175,6 +238,11 @@ struct server *server_new(const struct config *cfg, const char **error_r)
 	srv->cfg = cfg;
 	if (gethostname(srv->hostname, sizeof(srv->hostname) - 1) != 0)
 		snprintf(srv->hostname, sizeof(srv->hostname), "localhost");
+	srv->workers = worker_pool_new(workers);
+	if (server_open_store(srv, error_r) < 0) {
+		server_free(&srv);
+		return NULL;
+	}
 	srv->instances = xcalloc(cfg->server_count, sizeof(*srv->instances));
 	for (size_t i = 0; i < cfg->server_count; i++) {
 		const struct config_server *sc = &cfg->servers[i];
@@ -200,7 +268,6 @@ struct server *server_new(const struct config *cfg, const char **error_r)
 		for (size_t j = 0; j < srv->instance_count; j++)
 			REQUIRE(listener_attach(srv->instances[j].listener, srv->loops[i].loop) == 0);
 	}
-	srv->workers = worker_pool_new(workers);
 	return srv;
 }
 
@@ -221,8 +288,10 @@ void server_free(struct server **sp)
 		tls_server_free(&inst->tls);
 		if (inst->proto_ctx != NULL)
 			inst->proto_free(inst->proto_ctx);
+		auth_free(&inst->auth);
 	}
 	free(srv->instances);
+	store_close(&srv->store);
 	free(srv);
 	*sp = NULL;
 }

@@ -108,9 +108,10 @@ struct blob_s3_list_page {
 	char *next_token; /* malloc'd, NULL when none */
 };
 /* Parses a ListObjectsV2 response: calls fn(ctx, key, size, err) for each
-   <Contents> (keys entity-decoded, validated with blob_key_valid(): an
-   invalid one is an error) and fills *page_r. 0, or -1 with *err set
-   (BLOB_PERMANENT for a malformed document, or what fn returned). Bounded:
+   <Contents> (keys entity-decoded; keys blob_key_valid() rejects, written
+   by other tools, are skipped) and fills *page_r. 0 when parsed, 1 when fn
+   returned 1 (stop), -1 with *err set (BLOB_PERMANENT for a malformed
+   document, or what fn set). Bounded:
    no recursion, element depth <= 8, key <= BLOB_KEY_MAX, token <=
    BLOB_S3_TOKEN_MAX. The caller frees page_r->next_token. */
 int blob_s3_list_parse(const char *xml, size_t len, blob_list_fn *fn, void *ctx,

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -544,7 +545,7 @@ int blob_list(struct blob *b, const char *prefix, blob_list_fn *fn, void *ctx,
 	blob_error_clear(err);
 	if (prefix == NULL)
 		prefix = "";
-	if (strnlen(prefix, BLOB_KEY_MAX + 1) > BLOB_KEY_MAX) {
+	if (strlen(prefix) > BLOB_KEY_MAX) {
 		blob_error_set(err, BLOB_PERMANENT, "list prefix too long");
 		return -1;
 	}

@@ -1,0 +1,211 @@
+#include "auth.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../lib/arena.h"
+#include "../lib/util.h"
+#include "../net/cidr.h"
+#include "../store/store.h"
+#include "ratelimit.h"
+#include "sasl.h"
+
+struct auth {
+	struct store *store;
+	struct ratelimit *rl; /* NULL when rate limiting is off */
+	struct auth_settings set;
+};
+
+struct auth *auth_new(struct store *st, const struct auth_settings *set)
+{
+	struct auth *a = xcalloc(1, sizeof(*a));
+
+	a->store = st;
+	a->set = *set;
+	if (set->server->auth_rate_limit.enabled)
+		a->rl = ratelimit_new(&set->server->auth_rate_limit);
+	return a;
+}
+
+void auth_free(struct auth **ap)
+{
+	struct auth *a = *ap;
+
+	if (a == NULL)
+		return;
+	ratelimit_free(&a->rl);
+	free(a);
+	*ap = NULL;
+}
+
+static bool secret_equal(const char *configured, const char *given, size_t given_len)
+{
+	return configured != NULL &&
+	       util_mem_equal_ct(configured, strlen(configured), given, given_len);
+}
+
+static void fail(struct auth_result *res, const char *reason)
+{
+	res->status = AUTH_FAILED;
+	res->reason = reason;
+}
+
+static void tempfail(struct auth_result *res, const char *reason)
+{
+	res->status = AUTH_TEMPFAIL;
+	res->reason = reason;
+}
+
+/* The account of a target address, for logins made by a master. */
+static void open_as_master(struct auth *a, const char *address, struct auth_result *res)
+{
+	struct store_error err;
+	int64_t id;
+
+	if (store_account_find(a->store, address, false, &id, &err) < 0) {
+		if (err.code == STORE_NOT_FOUND)
+			fail(res, "master login for unknown user");
+		else
+			tempfail(res, "store error");
+		return;
+	}
+	res->status = AUTH_OK;
+	res->account_id = id;
+	res->via_master = true;
+	snprintf(res->address, sizeof(res->address), "%s", address);
+}
+
+static void maybe_rehash(struct auth *a, const struct store_credential *cred,
+			 const struct auth_request *req, struct auth_result *res)
+{
+	struct store_error err;
+	char *fresh = NULL, *pw;
+	const char *error;
+
+	if (!a->set.rehash || !password_needs_rehash(cred->password_hash, &a->set.params))
+		return;
+	if (memchr(req->password, '\0', req->password_len) != NULL)
+		return;
+	pw = xstrndup(req->password, req->password_len);
+	if (password_hash(PASSWORD_SCHEME_BLF_CRYPT, pw, &a->set.params, &fresh, &error) == 0 &&
+	    store_credential_set_password(a->store, cred->address, fresh, &err) == 0)
+		res->rehashed = true;
+	util_wipe(pw, req->password_len);
+	free(pw);
+	free(fresh);
+}
+
+static void verify_user(struct auth *a, struct arena *arena, const char *address,
+			const struct auth_request *req, struct auth_result *res)
+{
+	struct store_credential cred;
+	struct store_error err;
+	const char *error;
+	bool match = false;
+
+	if (store_credential_lookup(a->store, address, arena, &cred, &err) < 0) {
+		if (err.code != STORE_NOT_FOUND) {
+			tempfail(res, "store error");
+			return;
+		}
+		/* as long as a wrong password for a real user */
+		password_verify_dummy(&a->set.params);
+		fail(res, "unknown user");
+		return;
+	}
+	if (password_verify(cred.password_hash, req->password, req->password_len, address,
+			    &match, &error) < 0) {
+		fail(res, "unusable stored hash");
+		return;
+	}
+	if (!match) {
+		fail(res, "wrong password");
+		return;
+	}
+	res->status = AUTH_OK;
+	res->account_id = cred.account_id;
+	snprintf(res->address, sizeof(res->address), "%s", cred.address);
+	maybe_rehash(a, &cred, req, res);
+}
+
+/* SASL authzid ≠ authcid: the proxy → backend master SASL login. */
+static void verify_master_sasl(struct auth *a, struct arena *arena, const struct auth_request *req,
+			       struct auth_result *res)
+{
+	const struct config_server *sc = a->set.server;
+	struct sasl_login_name target;
+	const char *error;
+
+	if (sc->master_sasl_username == NULL || strcmp(req->login, sc->master_sasl_username) != 0) {
+		fail(res, "authzid not allowed");
+		return;
+	}
+	if (sc->master_sasl_allowed_networks.count > 0 &&
+	    !cidr_list_match(&sc->master_sasl_allowed_networks,
+			     (const struct sockaddr *)&req->socket_peer)) {
+		fail(res, "master SASL from a network not allowed");
+		return;
+	}
+	if (!secret_equal(sc->master_sasl_password, req->password, req->password_len)) {
+		fail(res, "wrong master SASL password");
+		return;
+	}
+	if (sasl_login_name_parse(slice_cstr(req->authzid), NULL, arena, &target, &error) < 0) {
+		fail(res, "invalid authzid");
+		return;
+	}
+	open_as_master(a, target.address, res);
+}
+
+void auth_verify(struct auth *a, const struct auth_request *req, struct auth_result *res)
+{
+	const struct config_server *sc = a->set.server;
+	struct arena *arena = arena_new(1024);
+	struct sasl_login_name name;
+	enum ratelimit_verdict verdict = RATELIMIT_ALLOW;
+	enum ratelimit_kind kind;
+	const char *error, *rl_user;
+	bool master_sasl;
+
+	*res = (struct auth_result){ .status = AUTH_FAILED, .reason = "invalid login name" };
+	master_sasl = req->authzid != NULL && req->authzid[0] != '\0' &&
+		      strcmp(req->authzid, req->login) != 0;
+	if (sasl_login_name_parse(slice_cstr(req->login),
+				  master_sasl ? NULL : sc->master_username, arena, &name,
+				  &error) < 0) {
+		/* nothing to look up, but as slow as a wrong password */
+		password_verify_dummy(&a->set.params);
+		goto out;
+	}
+	if (name.detail != NULL)
+		snprintf(res->detail, sizeof(res->detail), "%s", name.detail);
+	kind = master_sasl || name.is_master ? RATELIMIT_KIND_MASTER : RATELIMIT_KIND_USER;
+	rl_user = master_sasl ? req->login : name.is_master ? sc->master_username : name.address;
+	if (a->rl != NULL) {
+		verdict = ratelimit_check(a->rl, req->client_ip, rl_user, kind, req->now_ms,
+					  &res->delay_ms);
+	}
+	if (verdict != RATELIMIT_ALLOW) {
+		fail(res, ratelimit_verdict_name(verdict));
+		goto out;
+	}
+	if (master_sasl) {
+		verify_master_sasl(a, arena, req, res);
+	} else if (name.is_master) {
+		if (secret_equal(sc->master_password, req->password, req->password_len))
+			open_as_master(a, name.address, res);
+		else
+			fail(res, "wrong master password");
+	} else {
+		verify_user(a, arena, name.address, req, res);
+	}
+	if (a->rl != NULL && res->status != AUTH_TEMPFAIL) {
+		if (res->status == AUTH_OK)
+			ratelimit_record_success(a->rl, req->client_ip, rl_user, kind, req->now_ms);
+		else
+			ratelimit_record_failure(a->rl, req->client_ip, rl_user, kind, req->now_ms);
+	}
+out:
+	arena_free(&arena);
+}
