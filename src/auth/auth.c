@@ -171,9 +171,11 @@ void auth_verify(struct auth *a, const struct auth_request *req, struct auth_res
 	*res = (struct auth_result){ .status = AUTH_FAILED, .reason = "invalid login name" };
 	master_sasl = req->authzid != NULL && req->authzid[0] != '\0' &&
 		      strcmp(req->authzid, req->login) != 0;
-	if (sasl_login_name_parse(slice_cstr(req->login),
-				  master_sasl ? NULL : sc->master_username, arena, &name,
-				  &error) < 0) {
+	if (master_sasl) {
+		/* the authcid is the master SASL name, not an address */
+		name = (struct sasl_login_name){ .address = req->login };
+	} else if (sasl_login_name_parse(slice_cstr(req->login), sc->master_username, arena,
+					 &name, &error) < 0) {
 		/* nothing to look up, but as slow as a wrong password */
 		password_verify_dummy(&a->set.params);
 		goto out;
