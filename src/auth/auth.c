@@ -11,10 +11,13 @@
 #include "ratelimit.h"
 #include "sasl.h"
 
+#define AUTH_EXPIRE_INTERVAL_MS 60000
+
 struct auth {
 	struct store *store;
 	struct ratelimit *rl; /* NULL when rate limiting is off */
 	struct auth_settings set;
+	_Atomic uint64_t next_expire_ms;
 };
 
 struct auth *auth_new(struct store *st, const struct auth_settings *set)
@@ -169,6 +172,11 @@ void auth_verify(struct auth *a, const struct auth_request *req, struct auth_res
 	bool master_sasl;
 
 	*res = (struct auth_result){ .status = AUTH_FAILED, .reason = "invalid login name" };
+	if (a->rl != NULL && req->now_ms >= a->next_expire_ms) {
+		/* bounded memory: forget what no window or block needs */
+		a->next_expire_ms = req->now_ms + AUTH_EXPIRE_INTERVAL_MS;
+		(void)ratelimit_expire(a->rl, req->now_ms);
+	}
 	master_sasl = req->authzid != NULL && req->authzid[0] != '\0' &&
 		      strcmp(req->authzid, req->login) != 0;
 	if (master_sasl) {
@@ -176,8 +184,12 @@ void auth_verify(struct auth *a, const struct auth_request *req, struct auth_res
 		name = (struct sasl_login_name){ .address = req->login };
 	} else if (sasl_login_name_parse(slice_cstr(req->login), sc->master_username, arena,
 					 &name, &error) < 0) {
-		/* nothing to look up, but as slow as a wrong password */
+		/* nothing to look up, but as slow as a wrong password, and
+		   counted against the IP like one */
 		password_verify_dummy(&a->set.params);
+		if (a->rl != NULL)
+			ratelimit_record_failure(a->rl, req->client_ip, NULL, RATELIMIT_KIND_USER,
+						 req->now_ms);
 		goto out;
 	}
 	if (name.detail != NULL)

@@ -59,9 +59,14 @@
      does not forget the IP's window: in the seed those were database
      rows that still counted, and it keeps an attacker from resetting the
      IP limit by logging into an account of its own between guesses.
-   Where the seed code and the doc differ we follow the doc: per-username
-   blocking, username_window used (the seed code only used it in SQL), and
-   no fail-open (there is no database here; a hook decides for itself).
+   Where the seed code and the doc differ we follow the doc ("tracks failed
+   login attempts per IP and per username, introducing progressive delays
+   and temporary blocks"): the seed code enforced the per-IP and
+   per-username windows only through database COUNT queries, skipped (so
+   allowing) while the database was marked unhealthy and failing open on a
+   query error; here both windows always apply, and a hook that cannot
+   reach its database fails closed. Unset config keys take defaults for
+   every server (the seed code left them zero for most).
 
    Windows are exact up to RATELIMIT_RING_MAX: a count above it is treated
    as RATELIMIT_RING_MAX (stricter). Window edges: a failure at t counts

@@ -70,15 +70,15 @@ int blob_crypt_parse_key(const char *name, const char *hex, uint8_t key_r[BLOB_C
 	size_t len;
 
 	if (hex == NULL || hex[0] == '\0') {
-		blob_error_set(err, BLOB_PERMANENT, "%s: not set (64 hexadecimal characters needed)",
-			       name);
+		blob_error_set(err, BLOB_PERMANENT,
+			       "%s: not set (64 hexadecimal characters needed)", name);
 		return -1;
 	}
 	len = strlen(hex);
 	if (len != 2 * BLOB_CRYPT_KEY_LEN) {
 		blob_error_set(err, BLOB_PERMANENT,
-			       "%s: must be 64 hexadecimal characters (32 bytes), not %zu characters",
-			       name, len);
+			       "%s: must be 64 hexadecimal characters (32 bytes), "
+			       "not %zu characters", name, len);
 		return -1;
 	}
 	for (size_t i = 0; i < BLOB_CRYPT_KEY_LEN; i++) {
@@ -342,9 +342,11 @@ static int blob_crypt_get(struct blob *b, const char *key, struct blob_sink *sin
 		return blob_crypt_fetch(c, key, sink->buf, info_r, err);
 	buf_init(&plain, c->max_object_size);
 	ret = blob_crypt_fetch(c, key, &plain, info_r, err);
-	for (size_t off = 0; ret == 0 && off < plain.len; off += BLOB_CRYPT_CHUNK)
-		ret = blob_sink_write(sink, plain.data + off, MIN(plain.len - off, BLOB_CRYPT_CHUNK),
-				      err);
+	for (size_t off = 0; ret == 0 && off < plain.len; off += BLOB_CRYPT_CHUNK) {
+		size_t n = MIN(plain.len - off, (size_t)BLOB_CRYPT_CHUNK);
+
+		ret = blob_sink_write(sink, plain.data + off, n, err);
+	}
 	buf_free(&plain);
 	return ret;
 }

@@ -75,9 +75,10 @@ static int blob_fs_open_dir(int base_fd, const char *dir, size_t len, bool creat
 		nfd = openat(fd, seg, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (nfd < 0) {
 			int e = errno;
+			bool missing = e == ENOENT || e == ENOTDIR;
 
-			blob_error_errno(err, e == ENOENT || e == ENOTDIR ? BLOB_NOT_FOUND : BLOB_IO,
-					 e, "opening a blob directory");
+			blob_error_errno(err, missing ? BLOB_NOT_FOUND : BLOB_IO, e,
+					 "opening a blob directory");
 			goto fail;
 		}
 		(void)close(fd);

@@ -71,7 +71,8 @@ static int xml_entity(const char *ent, size_t len, char out[4], size_t *out_len_
 	size_t i;
 
 	for (i = 0; i < ARRAY_SIZE(named); i++) {
-		if (strlen(named[i].name) == body_len && memcmp(body, named[i].name, body_len) == 0) {
+		if (strlen(named[i].name) == body_len &&
+		    memcmp(body, named[i].name, body_len) == 0) {
 			out[0] = named[i].c;
 			*out_len_r = 1;
 			return 0;

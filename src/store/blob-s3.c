@@ -317,7 +317,8 @@ static int s3_perform(struct blob_s3 *s3, struct s3_req *r, bool *retry_r,
 	if (r->sink_failed || r->upload_failed) {
 		*err = r->cb_err;
 		if (err->code == BLOB_OK)
-			blob_error_set(err, BLOB_IO, "S3 %s: transfer stopped", blob_op_name(r->op));
+			blob_error_set(err, BLOB_IO, "S3 %s: transfer stopped",
+				       blob_op_name(r->op));
 		return -1;
 	}
 	if (r->body_overflow) {

@@ -170,7 +170,8 @@ int blob_key_from_address(const char *address, const char *hash, struct buf *out
 
 	if (at == NULL || at == address || at[1] == '\0') {
 		buf_clear(out);
-		blob_error_set(err, BLOB_PERMANENT, "address for a blob key is not localpart@domain");
+		blob_error_set(err, BLOB_PERMANENT,
+			       "address for a blob key is not localpart@domain");
 		return -1;
 	}
 	localpart = xstrndup(address, (size_t)(at - address));

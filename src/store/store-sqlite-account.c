@@ -16,7 +16,7 @@ static int sq_account_check_live(struct sq_conn *c, int64_t account_id, struct s
 {
 	int64_t deleted = 0;
 	int rc = sq_query_int(c, "SELECT deleted_at IS NOT NULL FROM accounts WHERE id = ?",
-			      &deleted, err, 1, account_id);
+			      &deleted, err, account_id);
 
 	if (rc < 0)
 		return -1;
@@ -79,7 +79,7 @@ int sq_account_create(struct store *st, const char *address, const char *passwor
 	if (sq_write_begin(sq, &c, err) < 0)
 		return -1;
 	if (sq_address_unused(c, address, err) < 0 ||
-	    sq_exec_ints(c, "INSERT INTO accounts (created_at) VALUES (?)", err, 1, sq_now()) < 0)
+	    sq_exec_ints(c, "INSERT INTO accounts (created_at) VALUES (?)", err, sq_now()) < 0)
 		goto fail;
 	id = sqlite3_last_insert_rowid(c->db);
 	if (sq_credential_insert(c, id, address, password_hash, true, err) < 0)
@@ -222,7 +222,7 @@ int sq_account_delete(struct store *st, int64_t account_id, struct store_error *
 	if (sq_write_begin(sq, &c, err) < 0)
 		return -1;
 	if (sq_account_check_live(c, account_id, err) < 0 ||
-	    sq_exec_ints(c, "UPDATE accounts SET deleted_at = ? WHERE id = ?", err, 2, sq_now(),
+	    sq_exec_ints(c, "UPDATE accounts SET deleted_at = ? WHERE id = ?", err, sq_now(),
 			 account_id) < 0) {
 		sq_write_rollback(sq, c);
 		return -1;
@@ -240,15 +240,14 @@ int sq_account_restore(struct store *st, int64_t account_id, struct store_error 
 	if (sq_write_begin(sq, &c, err) < 0)
 		return -1;
 	rc = sq_query_int(c, "SELECT deleted_at IS NOT NULL FROM accounts WHERE id = ?", &deleted,
-			  err, 1, account_id);
+			  err, account_id);
 	if (rc == 0)
 		(void)sq_not_found(err, "account", account_id);
 	else if (rc == 1 && deleted == 0)
 		store_error_set(err, STORE_INVALID, "account %lld is not deleted",
 				(long long)account_id);
 	if (rc != 1 || deleted == 0 ||
-	    sq_exec_ints(c, "UPDATE accounts SET deleted_at = NULL WHERE id = ?", err, 1,
-			 account_id) < 0) {
+	    sq_exec_ints(c, "UPDATE accounts SET deleted_at = NULL WHERE id = ?", err, account_id) < 0) {
 		sq_write_rollback(sq, c);
 		return -1;
 	}
@@ -308,7 +307,7 @@ int sq_credential_add(struct store *st, int64_t account_id, const char *address,
 	    sq_exec_ints(c,
 			 "UPDATE credentials SET is_primary = 0 WHERE account_id = ? AND "
 			 "is_primary = 1",
-			 err, 1, account_id) < 0)
+			 err, account_id) < 0)
 		goto fail;
 	if (sq_credential_insert(c, account_id, address, password_hash, make_primary, err) < 0)
 		goto fail;
@@ -416,7 +415,7 @@ int sq_credential_set_primary(struct store *st, const char *address, struct stor
 	if (sq_exec_ints(c,
 			 "UPDATE credentials SET is_primary = 0 WHERE account_id = ? AND "
 			 "is_primary = 1",
-			 err, 1, account_id) < 0)
+			 err, account_id) < 0)
 		goto fail;
 	s = sq_prepare(c, "UPDATE credentials SET is_primary = 1, updated_at = ? WHERE address = ?",
 		       err);
@@ -436,46 +435,41 @@ int sq_credential_list(struct store *st, int64_t account_id, struct arena *arena
 		       struct store_credential **creds_r, size_t *count_r,
 		       struct store_error *err)
 {
+	static const char sql[] = "SELECT account_id, address, password_hash, is_primary "
+				  "FROM credentials WHERE account_id = ? "
+				  "ORDER BY is_primary DESC, address";
 	struct store_sqlite *sq = sq_from(st);
 	struct store_credential *list = NULL;
 	size_t n = 0, cap = 0;
 	struct sq_conn *c;
 	sqlite3_stmt *s;
 	int64_t exists = 0;
-	int rc = -1;
+	int rc;
 
 	if (sq_read_begin(sq, &c, err) < 0)
 		return -1;
-	rc = sq_query_int(c, "SELECT 1 FROM accounts WHERE id = ?", &exists, err, 1, account_id);
-	if (rc == 0) {
-		(void)sq_not_found(err, "account", account_id);
-		rc = -1;
-	}
-	s = rc < 0 ? NULL
-		   : sq_prepare(c,
-				"SELECT account_id, address, password_hash, is_primary FROM "
-				"credentials "
-				"WHERE account_id = ? ORDER BY is_primary DESC, address",
-				err);
-	if (s != NULL) {
-		sq_bind_int(s, 1, account_id);
-		while ((rc = sq_step(c, s, err)) == 1) {
-			if (n == cap) {
-				struct store_credential *nl;
+	rc = sq_query_int(c, "SELECT 1 FROM accounts WHERE id = ?", &exists, err, account_id);
+	if (rc == 0)
+		rc = sq_not_found(err, "account", account_id);
+	s = rc < 0 ? NULL : sq_prepare(c, sql, err);
+	if (s == NULL)
+		goto out;
+	sq_bind_int(s, 1, account_id);
+	while ((rc = sq_step(c, s, err)) == 1) {
+		if (n == cap) {
+			struct store_credential *nl;
 
-				cap = cap == 0 ? 8 : cap * 2;
-				nl = arena_alloc(arena, sizeof(*nl) * cap);
-				if (n > 0)
-					memcpy(nl, list, sizeof(*nl) * n);
-				list = nl;
-			}
-			sq_credential_row(s, arena, &list[n++]);
+			cap = cap == 0 ? 8 : cap * 2;
+			nl = arena_alloc(arena, sizeof(*nl) * cap);
+			if (n > 0)
+				memcpy(nl, list, sizeof(*nl) * n);
+			list = nl;
 		}
-	} else {
-		rc = -1;
+		sq_credential_row(s, arena, &list[n++]);
 	}
+out:
 	sq_read_end(sq, c);
-	if (rc < 0)
+	if (s == NULL || rc < 0)
 		return -1;
 	*creds_r = list;
 	*count_r = n;
@@ -629,7 +623,7 @@ int sq_sieve_activate(struct store *st, int64_t account_id, const char *name,
 	if (sq_exec_ints(c,
 			 "UPDATE sieve_scripts SET is_active = 0 WHERE account_id = ? AND "
 			 "is_active = 1",
-			 err, 1, account_id) < 0)
+			 err, account_id) < 0)
 		goto fail;
 	if (name != NULL) {
 		s = sq_prepare(c,
@@ -832,8 +826,8 @@ int sq_auth_prune(struct store *st, int64_t before, struct store_error *err)
 
 	if (sq_write_begin(sq, &c, err) < 0)
 		return -1;
-	if (sq_exec_ints(c, "DELETE FROM auth_attempts WHERE at < ?", err, 1, before) < 0 ||
-	    sq_exec_ints(c, "DELETE FROM auth_blocks WHERE until < ?", err, 1, before) < 0) {
+	if (sq_exec_ints(c, "DELETE FROM auth_attempts WHERE at < ?", err, before) < 0 ||
+	    sq_exec_ints(c, "DELETE FROM auth_blocks WHERE until < ?", err, before) < 0) {
 		sq_write_rollback(sq, c);
 		return -1;
 	}

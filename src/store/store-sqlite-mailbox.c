@@ -55,14 +55,14 @@ int sq_mailbox_save(struct sq_conn *c, struct sq_mailbox *mb, struct store_error
 			 "message_count = message_count + ?, unseen_count = unseen_count + ?, "
 			 "deleted_count = deleted_count + ?, total_bytes = total_bytes + ? "
 			 "WHERE id = ?",
-			 err, 7, (int64_t)mb->uidnext, (int64_t)mb->highest_modseq, mb->d_messages,
+			 err, (int64_t)mb->uidnext, (int64_t)mb->highest_modseq, mb->d_messages,
 			 mb->d_unseen, mb->d_deleted, mb->d_bytes, mb->id) < 0)
 		return -1;
 	if ((mb->d_messages != 0 || mb->d_bytes != 0) &&
 	    sq_exec_ints(c,
 			 "UPDATE accounts SET message_count = message_count + ?, "
 			 "total_bytes = total_bytes + ? WHERE id = ?",
-			 err, 3, mb->d_messages, mb->d_bytes, mb->account_id) < 0)
+			 err, mb->d_messages, mb->d_bytes, mb->account_id) < 0)
 		return -1;
 	mb->d_messages = mb->d_unseen = mb->d_deleted = mb->d_bytes = 0;
 	return 0;
@@ -76,17 +76,16 @@ static int sq_next_uidvalidity(struct sq_conn *c, uint32_t *uidvalidity_r,
 {
 	int64_t last = 0, v;
 
-	if (sq_query_int(c, "SELECT value FROM store_counters WHERE name = 'uidvalidity'", &last,
-			 err, 0) < 0)
+	if (sq_query_intv(c, "SELECT value FROM store_counters WHERE name = 'uidvalidity'", &last,
+			 NULL, 0, err) < 0)
 		return -1;
 	v = MAX(sq_now(), last + 1);
 	if (v > UINT32_MAX) {
 		store_error_set(err, STORE_INTERNAL, "UIDVALIDITY space exhausted");
 		return -1;
 	}
-	if (sq_exec_ints(c, "UPDATE store_counters SET value = ? WHERE name = 'uidvalidity'", err,
-			 1,
-			 v) < 0)
+	if (sq_exec_ints(c, "UPDATE store_counters SET value = ? WHERE name = 'uidvalidity'",
+			 err, v) < 0)
 		return -1;
 	*uidvalidity_r = (uint32_t)v;
 	return 0;
@@ -125,7 +124,7 @@ static int sq_special_use_free(struct sq_conn *c, int64_t account_id, int64_t ex
 	rc = sq_query_int(c,
 			  "SELECT id FROM mailboxes WHERE account_id = ? AND id != ? "
 			  "AND (special_use & ?) != 0 LIMIT 1",
-			  &other, err, 3, account_id, except_id, (int64_t)special_use);
+			  &other, err, account_id, except_id, (int64_t)special_use);
 	if (rc < 0)
 		return -1;
 	if (rc == 1) {
@@ -172,8 +171,9 @@ static int sq_mailbox_create_parents(struct sq_conn *c, int64_t account_id, cons
 		size_t len = (size_t)(p - name);
 		int rc = sq_mailbox_find(c, account_id, name, len, &id, &noselect, err);
 
-		if (rc < 0 || (rc == 0 && sq_mailbox_insert(c, account_id, name, len, 0, &id,
-							    err) < 0))
+		if (rc < 0)
+			return -1;
+		if (rc == 0 && sq_mailbox_insert(c, account_id, name, len, 0, &id, err) < 0)
 			return -1;
 	}
 	return 0;
@@ -204,13 +204,14 @@ int sq_mailbox_create_in(struct sq_conn *c, int64_t account_id, const char *name
 				 "UPDATE mailboxes SET is_noselect = 0, uidvalidity = ?, uidnext "
 				 "= 1, "
 				 "highest_modseq = 1, special_use = ? WHERE id = ?",
-				 err, 3, (int64_t)uidvalidity, (int64_t)special_use, id) < 0)
+				 err, (int64_t)uidvalidity, (int64_t)special_use, id) < 0)
 			return -1;
 		*mailbox_id_r = id;
 		return 0;
 	}
-	if (sq_mailbox_create_parents(c, account_id, name, err) < 0 ||
-	    sq_mailbox_insert(c, account_id, name, strlen(name), special_use, mailbox_id_r,
+	if (sq_mailbox_create_parents(c, account_id, name, err) < 0)
+		return -1;
+	if (sq_mailbox_insert(c, account_id, name, strlen(name), special_use, mailbox_id_r,
 			      err) < 0)
 		return -1;
 	return 0;
@@ -248,7 +249,7 @@ int sq_keywords_canonical(struct sq_conn *c, int64_t mailbox_id, const char *con
 			continue;
 		if (sq_query_int(c, "SELECT COUNT(*) FROM mailbox_keywords WHERE mailbox_id = ?",
 				 &n,
-				 err, 1, mailbox_id) < 0)
+				 err, mailbox_id) < 0)
 			return -1;
 		if (n >= STORE_KEYWORDS_PER_MAILBOX_MAX) {
 			store_error_set(err, STORE_INVALID, "too many keywords in this mailbox");
@@ -280,7 +281,7 @@ int sq_mailbox_create(struct store *st, int64_t account_id, const char *name,
 	if (sq_write_begin(sq, &c, err) < 0)
 		return -1;
 	rc = sq_query_int(c, "SELECT deleted_at IS NOT NULL FROM accounts WHERE id = ?", &deleted,
-			  err, 1, account_id);
+			  err, account_id);
 	if (rc == 0 || (rc == 1 && deleted != 0))
 		(void)sq_not_found(err, "account", account_id);
 	if (rc != 1 || deleted != 0 ||
@@ -429,15 +430,15 @@ static int sq_mailbox_detach_messages(struct sq_conn *c, int64_t mailbox_id,
 			 "UPDATE messages SET expunged_modseq = COALESCE(expunged_modseq, ?), "
 			 "expunged_at = COALESCE(expunged_at, ?), mailbox_id = NULL "
 			 "WHERE mailbox_id = ?",
-			 err, 3, modseq, sq_now(), mailbox_id) < 0 ||
+			 err, modseq, sq_now(), mailbox_id) < 0 ||
 	    sq_exec_ints(c,
 			 "UPDATE accounts SET message_count = message_count - ?, "
 			 "total_bytes = total_bytes - ? WHERE id = ?",
-			 err, 3, count, bytes, account_id) < 0 ||
+			 err, count, bytes, account_id) < 0 ||
 	    sq_exec_ints(c,
 			 "UPDATE mailboxes SET message_count = 0, unseen_count = 0, "
 			 "deleted_count = 0, total_bytes = 0, highest_modseq = ? WHERE id = ?",
-			 err, 2, modseq, mailbox_id) < 0)
+			 err, modseq, mailbox_id) < 0)
 		return -1;
 	return 0;
 }
@@ -486,9 +487,9 @@ static int sq_mailbox_delete_in(struct sq_conn *c, int64_t account_id, const cha
 		return sq_exec_ints(c,
 				    "UPDATE mailboxes SET is_noselect = 1, special_use = 0 "
 				    "WHERE id = ?",
-				    err, 1, id);
+				    err, id);
 	}
-	return sq_exec_ints(c, "DELETE FROM mailboxes WHERE id = ?", err, 1, id);
+	return sq_exec_ints(c, "DELETE FROM mailboxes WHERE id = ?", err, id);
 }
 
 int sq_mailbox_delete(struct store *st, int64_t account_id, const char *name,
@@ -523,8 +524,8 @@ static int sq_mailbox_rename_inbox(struct sq_conn *c, int64_t account_id, const 
 	if (rc == 0)
 		store_error_set(err, STORE_NOT_FOUND, "mailbox INBOX not found");
 	if (rc != 1 || sq_mailbox_create_in(c, account_id, new_name, 0, &dst_id, err) < 0 ||
-	    sq_mailbox_load(c, inbox_id, &src, err) < 0 || sq_mailbox_load(c, dst_id, &dst,
-									   err) < 0)
+	    sq_mailbox_load(c, inbox_id, &src, err) < 0 ||
+	    sq_mailbox_load(c, dst_id, &dst, err) < 0)
 		return -1;
 	arena = arena_new(4096);
 	rc = sq_copy_in(c, &src, &all, 1, &dst, true, arena, &res, err);
@@ -619,8 +620,7 @@ int sq_mailbox_set_special_use(struct store *st, int64_t mailbox_id, unsigned in
 		return -1;
 	if (sq_mailbox_load(c, mailbox_id, &mb, err) < 0 ||
 	    sq_special_use_free(c, mb.account_id, mailbox_id, special_use, err) < 0 ||
-	    sq_exec_ints(c, "UPDATE mailboxes SET special_use = ? WHERE id = ?", err, 2,
-			 (int64_t)special_use, mailbox_id) < 0) {
+	    sq_exec_ints(c, "UPDATE mailboxes SET special_use = ? WHERE id = ?", err, (int64_t)special_use, mailbox_id) < 0) {
 		sq_write_rollback(sq, c);
 		return -1;
 	}
@@ -724,7 +724,7 @@ out:
 static int sq_mailbox_exists(struct sq_conn *c, int64_t mailbox_id, struct store_error *err)
 {
 	int64_t one;
-	int rc = sq_query_int(c, "SELECT 1 FROM mailboxes WHERE id = ?", &one, err, 1, mailbox_id);
+	int rc = sq_query_int(c, "SELECT 1 FROM mailboxes WHERE id = ?", &one, err, mailbox_id);
 
 	if (rc == 0)
 		(void)sq_not_found(err, "mailbox", mailbox_id);
@@ -795,7 +795,7 @@ int sq_subscription_set(struct store *st, int64_t account_id, const char *name, 
 
 	if (sq_write_begin(sq, &c, err) < 0)
 		return -1;
-	rc = sq_query_int(c, "SELECT 1 FROM accounts WHERE id = ?", &one, err, 1, account_id);
+	rc = sq_query_int(c, "SELECT 1 FROM accounts WHERE id = ?", &one, err, account_id);
 	if (rc == 0)
 		(void)sq_not_found(err, "account", account_id);
 	if (rc != 1)

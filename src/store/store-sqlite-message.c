@@ -249,8 +249,7 @@ static int sq_append_one(struct sq_conn *c, struct sq_mailbox *mb, struct store_
 		return -1;
 	if (in->keyword_count > 0) {
 		if (sq_keywords_canonical(c, mb->id, in->keywords, in->keyword_count, storage,
-					  canon,
-					  err) < 0)
+					  canon, err) < 0)
 			return -1;
 		if (store_keywords_join(canon, in->keyword_count, tmp) < 0) {
 			store_error_set(err, STORE_INVALID, "too many keywords");
@@ -333,8 +332,8 @@ static int sq_message_set_flags(struct sq_conn *c, const struct sq_msg_row *r, u
 	sqlite3_stmt *s;
 
 	if (strcmp(keywords, r->keywords) == 0) {
-		return sq_exec_ints(c, "UPDATE messages SET flags = ?, modseq = ? WHERE id = ?", err,
-				    3, (int64_t)flags, (int64_t)modseq, r->id);
+		return sq_exec_ints(c, "UPDATE messages SET flags = ?, modseq = ? WHERE id = ?",
+				    err, (int64_t)flags, (int64_t)modseq, r->id);
 	}
 	s = sq_prepare(c, "UPDATE messages SET flags = ?, keywords = ?, modseq = ? WHERE id = ?",
 		       err);
@@ -467,7 +466,7 @@ static int sq_expunge_rows(struct sq_conn *c, struct sq_mailbox *mb,
 		if (sq_exec_ints(c,
 				 "UPDATE messages SET expunged_modseq = ?1, modseq = ?1, "
 				 "expunged_at = ?2 WHERE id = ?3",
-				 err, 3, (int64_t)mb->highest_modseq, now, r->id) < 0)
+				 err, (int64_t)mb->highest_modseq, now, r->id) < 0)
 			return -1;
 		sq_count_in(mb, r->flags, r->size, -1);
 	}
@@ -619,7 +618,7 @@ static int sq_mailbox_check(struct sq_conn *c, int64_t mailbox_id, int64_t *acco
 			    struct store_error *err)
 {
 	int rc = sq_query_int(c, "SELECT account_id FROM mailboxes WHERE id = ?", account_id_r,
-			      err, 1, mailbox_id);
+			      err, mailbox_id);
 
 	if (rc == 0)
 		(void)sq_not_found(err, "mailbox", mailbox_id);

@@ -16,6 +16,8 @@
 
 #include "store/store-private.h"
 
+#include "lib/util.h"
+
 #include <pthread.h>
 #include <sqlite3.h>
 
@@ -71,13 +73,21 @@ int sq_fail(struct sq_conn *c, int rc, struct store_error *err);
 int sq_step(struct sq_conn *c, sqlite3_stmt *s, struct store_error *err);
 /* Steps to the end and resets: 0 or -1. */
 int sq_exec(struct sq_conn *c, sqlite3_stmt *s, struct store_error *err);
-/* Prepares, binds the int64 arguments (count of them), runs: the common
-   "UPDATE ... WHERE id = ?" case. */
-int sq_exec_ints(struct sq_conn *c, const char *sql, struct store_error *err, int count, ...);
-/* Prepares sql, binds int64 args, returns the first column of the first
-   row in *v_r: 1 = found, 0 = no row, -1 = error. */
-int sq_query_int(struct sq_conn *c, const char *sql, int64_t *v_r, struct store_error *err,
-		 int count, ...);
+/* Prepares sql, binds args[0..count) as ?1, ?2, ... and runs it to the
+   end: the common "UPDATE ... WHERE id = ?" case. 0 or -1. */
+int sq_exec_intv(struct sq_conn *c, const char *sql, const int64_t *args, size_t count,
+		 struct store_error *err);
+/* Same, returning the first column of the first row in *v_r: 1 = found,
+   0 = no row, -1 = error. */
+int sq_query_intv(struct sq_conn *c, const char *sql, int64_t *v_r, const int64_t *args,
+		  size_t count, struct store_error *err);
+/* Type-safe front ends: every argument is converted to int64_t by the
+   compound literal, never passed through "...". At least one argument. */
+#define SQ_INT_ARGS(...)                                                                      \
+	(const int64_t[]){ __VA_ARGS__ }, ARRAY_SIZE(((const int64_t[]){ __VA_ARGS__ }))
+#define sq_exec_ints(c, sql, err, ...) sq_exec_intv(c, sql, SQ_INT_ARGS(__VA_ARGS__), err)
+#define sq_query_int(c, sql, v_r, err, ...)                                                   \
+	sq_query_intv(c, sql, v_r, SQ_INT_ARGS(__VA_ARGS__), err)
 
 /* Binding: text NULL binds SQL NULL; bind_text0 binds "" for NULL. The
    strings must live until the statement is reset. */

@@ -20,7 +20,6 @@
 #include "lib/arena.h"
 #include "lib/util.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -189,33 +188,28 @@ int sq_exec(struct sq_conn *c, sqlite3_stmt *s, struct store_error *err)
 	return rc == SQLITE_DONE ? 0 : sq_fail(c, rc, err);
 }
 
-int sq_exec_ints(struct sq_conn *c, const char *sql, struct store_error *err, int count, ...)
+int sq_exec_intv(struct sq_conn *c, const char *sql, const int64_t *args, size_t count,
+		 struct store_error *err)
 {
 	sqlite3_stmt *s = sq_prepare(c, sql, err);
-	va_list ap;
 
 	if (s == NULL)
 		return -1;
-	va_start(ap, count);
-	for (int i = 1; i <= count; i++)
-		sq_bind_int(s, i, va_arg(ap, int64_t));
-	va_end(ap);
+	for (size_t i = 0; i < count; i++)
+		sq_bind_int(s, (int)i + 1, args[i]);
 	return sq_exec(c, s, err);
 }
 
-int sq_query_int(struct sq_conn *c, const char *sql, int64_t *v_r, struct store_error *err,
-		 int count, ...)
+int sq_query_intv(struct sq_conn *c, const char *sql, int64_t *v_r, const int64_t *args,
+		  size_t count, struct store_error *err)
 {
 	sqlite3_stmt *s = sq_prepare(c, sql, err);
-	va_list ap;
 	int rc;
 
 	if (s == NULL)
 		return -1;
-	va_start(ap, count);
-	for (int i = 1; i <= count; i++)
-		sq_bind_int(s, i, va_arg(ap, int64_t));
-	va_end(ap);
+	for (size_t i = 0; i < count; i++)
+		sq_bind_int(s, (int)i + 1, args[i]);
 	rc = sq_step(c, s, err);
 	if (rc == 1)
 		*v_r = sqlite3_column_int64(s, 0);
@@ -357,8 +351,8 @@ static int sq_schema_version(struct sq_conn *c, unsigned int *version_r, struct 
 {
 	int64_t v = 0;
 
-	if (sq_query_int(c, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations", &v, err,
-			 0) < 0)
+	if (sq_query_intv(c, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations", &v,
+			 NULL, 0, err) < 0)
 		return -1;
 	*version_r = (unsigned int)v;
 	return 0;
@@ -433,10 +427,10 @@ static int sq_migrate_version(struct store *st, unsigned int *version_r,
 
 	if (sq_read_begin(sq, &c, err) < 0)
 		return -1;
-	ret = sq_query_int(c,
+	ret = sq_query_intv(c,
 			   "SELECT COUNT(*) FROM sqlite_master "
 			   "WHERE type = 'table' AND name = 'schema_migrations'",
-			   &exists, err, 0);
+			   &exists, NULL, 0, err);
 	if (ret >= 0) {
 		*version_r = 0;
 		ret = exists == 0 ? 0 : sq_schema_version(c, version_r, err);

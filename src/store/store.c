@@ -557,8 +557,8 @@ int store_account_create(struct store *st, const char *address, const char *pass
 	int64_t id;
 	ERR_OR_SINK(err);
 
-	if (store_address_normalize(address, addr, e) < 0 || password_hash_check(password_hash,
-										 e) < 0)
+	if (store_address_normalize(address, addr, e) < 0 ||
+	    password_hash_check(password_hash, e) < 0)
 		return -1;
 	if (st->v->account_create(st, addr, password_hash, &id, e) < 0)
 		return -1;
@@ -639,8 +639,8 @@ int store_credential_add(struct store *st, int64_t account_id, const char *addre
 	char addr[STORE_ADDRESS_MAX + 1];
 	ERR_OR_SINK(err);
 
-	if (id_check(account_id, "account", e) < 0 || store_address_normalize(address, addr,
-									      e) < 0 ||
+	if (id_check(account_id, "account", e) < 0 ||
+	    store_address_normalize(address, addr, e) < 0 ||
 	    password_hash_check(password_hash, e) < 0)
 		return -1;
 	return st->v->credential_add(st, account_id, addr, password_hash, make_primary, e);
@@ -662,8 +662,8 @@ int store_credential_set_password(struct store *st, const char *address,
 	char addr[STORE_ADDRESS_MAX + 1];
 	ERR_OR_SINK(err);
 
-	if (store_address_normalize(address, addr, e) < 0 || password_hash_check(password_hash,
-										 e) < 0)
+	if (store_address_normalize(address, addr, e) < 0 ||
+	    password_hash_check(password_hash, e) < 0)
 		return -1;
 	return st->v->credential_set_password(st, addr, password_hash, e);
 }
@@ -723,8 +723,8 @@ int store_mailbox_get(struct store *st, int64_t account_id, const char *name,
 	char norm[STORE_MAILBOX_NAME_MAX + 1];
 	ERR_OR_SINK(err);
 
-	if (id_check(account_id, "account", e) < 0 || store_mailbox_name_normalize(name, norm,
-										   e) < 0)
+	if (id_check(account_id, "account", e) < 0 ||
+	    store_mailbox_name_normalize(name, norm, e) < 0)
 		return -1;
 	return st->v->mailbox_get(st, account_id, norm, arena, mailbox_r, e);
 }
@@ -756,8 +756,8 @@ int store_mailbox_delete(struct store *st, int64_t account_id, const char *name,
 	char norm[STORE_MAILBOX_NAME_MAX + 1];
 	ERR_OR_SINK(err);
 
-	if (id_check(account_id, "account", e) < 0 || store_mailbox_name_normalize(name, norm,
-										   e) < 0)
+	if (id_check(account_id, "account", e) < 0 ||
+	    store_mailbox_name_normalize(name, norm, e) < 0)
 		return -1;
 	if (store_mailbox_name_is_inbox(norm)) {
 		store_error_set(e, STORE_INVALID, "INBOX cannot be deleted");
@@ -842,8 +842,8 @@ int store_subscription_set(struct store *st, int64_t account_id, const char *nam
 	char norm[STORE_MAILBOX_NAME_MAX + 1];
 	ERR_OR_SINK(err);
 
-	if (id_check(account_id, "account", e) < 0 || store_mailbox_name_normalize(name, norm,
-										   e) < 0)
+	if (id_check(account_id, "account", e) < 0 ||
+	    store_mailbox_name_normalize(name, norm, e) < 0)
 		return -1;
 	return st->v->subscription_set(st, account_id, norm, subscribed, e);
 }
@@ -1007,8 +1007,8 @@ int store_copy(struct store *st, int64_t src_mailbox_id, const struct store_uid_
 	int ret;
 	ERR_OR_SINK(err);
 
-	if (id_check(src_mailbox_id, "mailbox", e) < 0 || id_check(dst_mailbox_id, "mailbox",
-								   e) < 0)
+	if (id_check(src_mailbox_id, "mailbox", e) < 0 ||
+	    id_check(dst_mailbox_id, "mailbox", e) < 0)
 		return -1;
 	if (move && src_mailbox_id == dst_mailbox_id) {
 		store_error_set(e, STORE_INVALID, "cannot move messages into their own mailbox");

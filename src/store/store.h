@@ -238,9 +238,10 @@ int store_mailbox_get(struct store *st, int64_t account_id, const char *name,
 		      struct store_error *err);
 int store_mailbox_get_by_id(struct store *st, int64_t mailbox_id, struct arena *arena,
 			    struct store_mailbox *mailbox_r, struct store_error *err);
-/* Every mailbox of the account, INBOX first, then by name (bytewise, so a
-   parent comes right before its children). LIST patterns are the IMAP
-   layer's business. */
+/* Every mailbox of the account in tree order: INBOX and its children
+   first, then by name bytewise with '/' sorting lowest, so each parent
+   comes right before its children ("a", "a/b", "a b"). LIST patterns are
+   the IMAP layer's business. */
 int store_mailbox_list(struct store *st, int64_t account_id, struct arena *arena,
 		       struct store_mailbox **mailboxes_r, size_t *count_r,
 		       struct store_error *err);

@@ -163,8 +163,8 @@ static void test_key_build(void **state)
 	assert_int_equal(blob_key_build("Example.ORG", "Alice.Smith", KEY1, &b, &err), 0);
 	assert_string_equal(b.data, "example.org/Alice.Smith/" KEY1);
 	assert_int_equal(blob_key_from_address("Bob+tag@Mail.Example.org",
-					       "ABCDEF0000000000000000000000000000000000000000000000"
-					       "000000000000",
+					       "ABCDEF00000000000000000000000000"
+					       "00000000000000000000000000000000",
 					       &b, &err),
 			 0);
 	assert_string_equal(b.data, "mail.example.org/Bob+tag/abcdef0000000000000000000000000000"
@@ -1252,8 +1252,9 @@ static void test_s3_list_parse(void **state)
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
 		l = (struct listing){ 0 };
 		err = (struct blob_error){ 0 };
-		assert_int_equal(
-			blob_s3_list_parse(bad[i], strlen(bad[i]), list_collect, &l, &page, &err), -1);
+		assert_int_equal(blob_s3_list_parse(bad[i], strlen(bad[i]), list_collect, &l,
+						    &page, &err),
+				 -1);
 		assert_int_equal(err.code, BLOB_PERMANENT);
 		assert_null(page.next_token);
 	}

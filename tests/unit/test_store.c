@@ -1842,16 +1842,18 @@ static void test_crash_durability(void **state)
 static void test_busy_is_temporary(void **state)
 {
 	struct fx *fx = *state;
-	int64_t acc = new_account(fx, "busy"), inbox = mailbox_id(fx, acc, "INBOX");
 	struct store_settings set = fx->set;
 	struct store_message_new m;
 	struct store *st = NULL;
+	int64_t acc, inbox;
 	sqlite3 *db = NULL;
 
 	if (!is_sqlite()) {
 		skip();
 		return;
 	}
+	acc = new_account(fx, "busy");
+	inbox = mailbox_id(fx, acc, "INBOX");
 	set.busy_timeout_ms = 50;
 	store_close(&fx->st);
 	OK(store_open(&set, &fx->st, E));

@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from sora_testlib import REPO, SORA_BIN, T, free_port  # noqa: E402
+from sora_testlib import REPO, SANITIZER_RE, SORA_BIN, T, free_port  # noqa: E402
 
 BLOBCLI = SORA_BIN.parent / "src" / "store" / "blobcli"
 S3RVER_SH = REPO / "scripts" / "s3rver.sh"
@@ -115,9 +115,11 @@ def blobcli(srv, *args, env=None, opts=(), check=True, stdin=None, timeout=60):
     where = ["--fs", str(srv[1])] if isinstance(srv, tuple) else ["--s3", srv.endpoint]
     r = subprocess.run([str(BLOBCLI), *where, *map(str, opts), *map(str, args)], env=e,
                        capture_output=True, timeout=T(timeout), input=stdin)
+    stderr = r.stderr.decode(errors="replace")
+    if SANITIZER_RE.search(stderr):
+        pytest.fail(f"blobcli {' '.join(map(str, args))}: sanitizer report:\n{stderr}")
     if check and r.returncode != 0:
-        pytest.fail(f"blobcli {' '.join(map(str, args))} → {r.returncode}: "
-                    f"{r.stderr.decode(errors='replace')}")
+        pytest.fail(f"blobcli {' '.join(map(str, args))} → {r.returncode}: {stderr}")
     return r
 
 
