@@ -8,6 +8,10 @@
    Leftover temp files (a crash mid-put) are never listed nor read;
    blob_key_valid() keeps keys from using that name.
 
+   Unlike S3, a key cannot be both an object and a directory ("a/b" and
+   "a/b/c"): the second put fails with BLOB_IO. Message keys never clash
+   (always domain/localpart/hash).
+
    Threads: no shared mutable state; every call uses its own descriptors
    relative to the root's (kept open). Directories are never removed, so a
    delete cannot race a put creating a file in the same directory.

@@ -293,8 +293,7 @@ static int blob_buf_sink_write(struct blob_sink *sink, const void *data, size_t 
 			       struct blob_error *err)
 {
 	if (buf_append(sink->buf, data, len) < 0) {
-		blob_error_set(err, BLOB_PERMANENT, "object larger than the read limit (%zu bytes)",
-			       sink->buf->max);
+		blob_error_set(err, BLOB_PERMANENT, "object larger than the read limit");
 		return -1;
 	}
 	return 0;

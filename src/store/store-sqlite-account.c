@@ -247,7 +247,8 @@ int sq_account_restore(struct store *st, int64_t account_id, struct store_error 
 		store_error_set(err, STORE_INVALID, "account %lld is not deleted",
 				(long long)account_id);
 	if (rc != 1 || deleted == 0 ||
-	    sq_exec_ints(c, "UPDATE accounts SET deleted_at = NULL WHERE id = ?", err, account_id) < 0) {
+	    sq_exec_ints(c, "UPDATE accounts SET deleted_at = NULL WHERE id = ?", err,
+			 account_id) < 0) {
 		sq_write_rollback(sq, c);
 		return -1;
 	}

@@ -201,9 +201,8 @@ int sq_mailbox_create_in(struct sq_conn *c, int64_t account_id, const char *name
 		   messages were detached when it was deleted */
 		if (sq_next_uidvalidity(c, &uidvalidity, err) < 0 ||
 		    sq_exec_ints(c,
-				 "UPDATE mailboxes SET is_noselect = 0, uidvalidity = ?, uidnext "
-				 "= 1, "
-				 "highest_modseq = 1, special_use = ? WHERE id = ?",
+				 "UPDATE mailboxes SET is_noselect = 0, uidvalidity = ?, "
+				 "uidnext = 1, highest_modseq = 1, special_use = ? WHERE id = ?",
 				 err, (int64_t)uidvalidity, (int64_t)special_use, id) < 0)
 			return -1;
 		*mailbox_id_r = id;
@@ -248,8 +247,7 @@ int sq_keywords_canonical(struct sq_conn *c, int64_t mailbox_id, const char *con
 		if (rc == 1)
 			continue;
 		if (sq_query_int(c, "SELECT COUNT(*) FROM mailbox_keywords WHERE mailbox_id = ?",
-				 &n,
-				 err, mailbox_id) < 0)
+				 &n, err, mailbox_id) < 0)
 			return -1;
 		if (n >= STORE_KEYWORDS_PER_MAILBOX_MAX) {
 			store_error_set(err, STORE_INVALID, "too many keywords in this mailbox");
@@ -620,7 +618,8 @@ int sq_mailbox_set_special_use(struct store *st, int64_t mailbox_id, unsigned in
 		return -1;
 	if (sq_mailbox_load(c, mailbox_id, &mb, err) < 0 ||
 	    sq_special_use_free(c, mb.account_id, mailbox_id, special_use, err) < 0 ||
-	    sq_exec_ints(c, "UPDATE mailboxes SET special_use = ? WHERE id = ?", err, (int64_t)special_use, mailbox_id) < 0) {
+	    sq_exec_ints(c, "UPDATE mailboxes SET special_use = ? WHERE id = ?", err,
+			 (int64_t)special_use, mailbox_id) < 0) {
 		sq_write_rollback(sq, c);
 		return -1;
 	}
@@ -632,14 +631,12 @@ int sq_mailbox_set_special_use(struct store *st, int64_t mailbox_id, unsigned in
 static int sq_status_in(struct sq_conn *c, int64_t mailbox_id,
 			struct store_mailbox_status *status_r, struct store_error *err)
 {
-	sqlite3_stmt *s = sq_prepare(
-		c,
+	static const char sql[] =
 		"SELECT uidvalidity, uidnext, highest_modseq, message_count, unseen_count, "
-		"deleted_count, total_bytes, (SELECT MIN(uid) FROM messages INDEXED BY "
-		"messages_unseen "
-		"WHERE mailbox_id = mb.id AND (flags & 1) = 0 AND expunged_modseq IS NULL) "
-		"FROM mailboxes mb WHERE id = ?",
-		err);
+		"deleted_count, total_bytes, (SELECT MIN(uid) FROM messages "
+		"INDEXED BY messages_unseen WHERE mailbox_id = mb.id AND (flags & 1) = 0 "
+		"AND expunged_modseq IS NULL) FROM mailboxes mb WHERE id = ?";
+	sqlite3_stmt *s = sq_prepare(c, sql, err);
 	int rc;
 
 	if (s == NULL)

@@ -12,10 +12,10 @@ import time
 
 import pytest
 
-from sora_testlib import (T, Client, connect, fingerprint_der, fingerprint_pem, pem_blocks,
-                          proxy_v1, s_client, s_client_verify_args)
+from sora_testlib import (T, Client, connect, fingerprint_der, fingerprint_pem, imap_greeting,
+                          pem_blocks, proxy_v1, s_client, s_client_verify_args)
 
-GREETING = "* OK [CAPABILITY IMAP4rev2 IMAP4rev1 LITERAL+ LITERAL- ID] Sora ready."
+GREETING = imap_greeting()
 BYE_SHUTDOWN = "* BYE [UNAVAILABLE] Server shutting down"
 
 ALL = """

@@ -4,7 +4,9 @@
    STORE_TEST_PG_CONNINFO). SQLite gets a fresh temporary directory per
    test; on a shared PostgreSQL database every test works on its own
    accounts (addresses carry a per-test tag), so no test depends on what
-   others left behind. */
+   others left behind. STORE_TEST_TIMING=1 prints each test's wall time;
+   the big-mailbox test prints its timings always (information only,
+   nothing is asserted on them). */
 
 #include <stdarg.h>
 #include <stddef.h>
