@@ -38,6 +38,10 @@ bool util_mem_equal_ct(const void *a, size_t alen, const void *b, size_t blen);
 /* Wipe memory that held a secret; the compiler may not drop it. */
 void util_wipe(void *p, size_t len);
 
+/* mkdir -p of the directory part of path ("data/sora.db" → "data"),
+   mode 0700 for what it creates. 0, or -1 with errno. */
+int util_mkdir_parents(const char *path);
+
 /* Milliseconds of CLOCK_MONOTONIC. */
 uint64_t util_now_ms(void);
 
