@@ -55,6 +55,7 @@ struct conn {
 	bool tls_want_write;   /* the last TLS call wants the socket writable */
 
 	struct buf in, out;
+	size_t in_off; /* bytes of `in` already consumed: compacted once per batch */
 	bool input_paused, in_dispatch, want_drained, starttls_pending;
 	bool admitted, refusing, peer_eof, finishing;
 	uint64_t last_activity, idle_timeout_ms;
@@ -84,6 +85,7 @@ static void conn_update_events(struct conn *c);
 static void conn_dispatch_input(struct conn *c);
 static void conn_start_handshake(struct conn *c);
 static void conn_read_more(void *ctx);
+static void conn_input_clear(struct conn *c);
 
 /* --- transports --- */
 
@@ -253,7 +255,7 @@ void conn_close(struct conn *c, const char *reason)
 		return;
 	c->close_reason = reason;
 	c->state = CONN_ST_CLOSING;
-	buf_clear(&c->in);
+	conn_input_clear(c);
 	if (c->out.len == 0 || c->peer_eof) {
 		if (!c->finishing) {
 			c->finishing = true;
@@ -281,7 +283,7 @@ static void conn_abort(struct conn *c, const char *reason)
 		c->close_reason = reason;
 	c->state = CONN_ST_CLOSING;
 	buf_clear(&c->out);
-	buf_clear(&c->in);
+	conn_input_clear(c);
 	loop_io_set(c->loop, &c->io, 0);
 	if (!c->finishing) {
 		c->finishing = true;
@@ -425,21 +427,45 @@ void conn_want_drained(struct conn *c)
 	c->want_drained = true;
 }
 
+/* Drops everything received (errors, closing, STARTTLS). */
+static void conn_input_clear(struct conn *c)
+{
+	buf_clear(&c->in);
+	c->in_off = 0;
+}
+
+static size_t conn_input_len(const struct conn *c)
+{
+	return c->in.len - c->in_off;
+}
+
+/* Consuming only advances an offset; the buffer is compacted here, once
+   per batch, so pipelined commands cost O(n), not O(n²) memmoves. */
+static void conn_input_compact(struct conn *c)
+{
+	if (c->in_off == 0)
+		return;
+	buf_consume(&c->in, c->in_off);
+	c->in_off = 0;
+}
+
 struct slice conn_input(struct conn *c)
 {
-	return buf_slice(&c->in);
+	return slice_from(c->in.data == NULL ? "" : c->in.data + c->in_off, conn_input_len(c));
 }
 
 void conn_consume(struct conn *c, size_t n)
 {
-	buf_consume(&c->in, n);
+	c->in_off += MIN(n, conn_input_len(c));
+	if (c->in_off == c->in.len)
+		conn_input_clear(c);
 }
 
 static void conn_dispatch_input(struct conn *c)
 {
 	if (c->state != CONN_ST_READY || c->input_paused || c->starttls_pending)
 		return;
-	if (c->in.len > 0) {
+	if (conn_input_len(c) > 0) {
 		c->in_dispatch = true;
 		c->cs.ops->event(c, CONN_EV_INPUT, c->session);
 		c->in_dispatch = false;
@@ -448,8 +474,12 @@ static void conn_dispatch_input(struct conn *c)
 		conn_close(c, "disconnected");
 		return;
 	}
-	if (c->in.len == 0)
+	if (conn_input_len(c) == 0) {
 		buf_free(&c->in);
+		c->in_off = 0;
+	} else {
+		conn_input_compact(c);
+	}
 	if (c->state != CONN_ST_CLOSED)
 		conn_flush(c);
 }
@@ -527,7 +557,7 @@ void conn_resume_input(struct conn *c)
 		return;
 	c->input_paused = false;
 	conn_update_events(c);
-	if (c->in.len > 0 || c->peer_eof || (c->ssl != NULL && SSL_pending(c->ssl) > 0))
+	if (conn_input_len(c) > 0 || c->peer_eof || (c->ssl != NULL && SSL_pending(c->ssl) > 0))
 		loop_defer(c->loop, conn_kick, c);
 }
 
@@ -598,7 +628,7 @@ static void conn_ready(struct conn *c)
 			return;
 		}
 	}
-	if (c->in.len > 0 || (c->ssl != NULL && SSL_pending(c->ssl) > 0))
+	if (conn_input_len(c) > 0 || (c->ssl != NULL && SSL_pending(c->ssl) > 0))
 		loop_defer(c->loop, conn_kick, c);
 	conn_flush(c);
 }
@@ -663,7 +693,7 @@ static void conn_start_handshake(struct conn *c)
 		return;
 	}
 	c->state = CONN_ST_HANDSHAKE;
-	buf_clear(&c->in); /* never carry plaintext into the TLS session */
+	conn_input_clear(c); /* never carry plaintext into the TLS session */
 	loop_timer_start(c->loop, &c->timer, c->cs.tls_handshake_timeout_ms);
 	conn_do_handshake(c);
 }
@@ -828,7 +858,7 @@ int conn_starttls(struct conn *c)
 	if (!conn_can_starttls(c))
 		return -1;
 	c->starttls_pending = true;
-	buf_clear(&c->in); /* RFC 3207 §4.2 / CVE-2011-0411: drop pipelined plaintext */
+	conn_input_clear(c); /* RFC 3207 §4.2 / CVE-2011-0411: drop pipelined plaintext */
 	loop_timer_stop(c->loop, &c->timer);
 	conn_update_events(c);
 	if (!c->in_dispatch)
@@ -889,8 +919,8 @@ void *conn_session(const struct conn *c)
 
 void conn_consume_wipe(struct conn *c, size_t n)
 {
-	util_wipe(c->in.data, MIN(n, c->in.len));
-	buf_consume(&c->in, n);
+	util_wipe(c->in.data + c->in_off, MIN(n, conn_input_len(c)));
+	conn_consume(c, n);
 }
 
 struct loop *conn_loop(struct conn *c)

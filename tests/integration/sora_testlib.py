@@ -326,11 +326,6 @@ class Sora:
                 raise AssertionError(f"sora exited with {self.proc.returncode} at startup:\n"
                                      f"{self.log()[-4000:]}")
             if re.search(r"event=started|\"event\":\"started\"", self.log()):
-                # the main thread logs "started" just before sigwaitinfo();
-                # a signal in between reaches a worker thread and kills the
-                # process (bug, see test_lifecycle SIGNAL_BUG): let it get
-                # there, so that unrelated tests do not flake on that race
-                time.sleep(T(0.05))
                 return
             if not by_log:
                 if all(self._accepts(p) for p in self.ports.values()):

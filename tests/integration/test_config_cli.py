@@ -197,9 +197,9 @@ def test_sora_admin_usage_and_missing_groups():
     r = run(SORA_ADMIN, "--help")
     assert r.returncode == 0
     assert "config validate" in r.stdout
-    r = run(SORA_ADMIN, "accounts", "list")
+    r = run(SORA_ADMIN, "frobnicate", "now")
     assert r.returncode == 2
-    assert "not available in this build" in r.stderr
+    assert "'frobnicate now' is not available" in r.stderr
 
 
 def test_port_in_use_exits_1_naming_the_server(tmp_path):

@@ -289,12 +289,6 @@ def test_sighup_with_broken_file_keeps_old_certificate(sora, certs):
         assert fp == old_fp
 
 
-SIGNAL_BUG = ("BUG: signals reach worker threads (worker_pool_new runs in server_new, before "
-              "server_run blocks SIGTERM/SIGINT/SIGHUP), so a signal arriving while the main "
-              "thread is not in sigwaitinfo kills the process")
-
-
-@pytest.mark.xfail(reason=SIGNAL_BUG, strict=False)
 def test_sighup_burst_does_not_kill_the_server(sora, certs):
     """Signals must only ever reach the thread that waits for them: a
     SIGHUP arriving while the previous reload runs must not fall on a
@@ -319,7 +313,6 @@ def test_sighup_burst_does_not_kill_the_server(sora, certs):
         assert c.readline() == GREETING
 
 
-@pytest.mark.xfail(reason=SIGNAL_BUG, strict=False)
 def test_sigterm_during_reload_is_graceful(sora, certs):
     srv = sora.start(ALL)
     c = Client(srv.port("imap"))

@@ -433,10 +433,6 @@ def _fill_fd_table(srv, n=90):
     return socks
 
 
-@pytest.mark.xfail(reason="BUG: listener_accept_cb (src/net/listener.c) logs accept.fail and "
-                   "returns on EMFILE/ENFILE, leaving the connection in the level-triggered "
-                   "listening socket's backlog: the loop spins and writes megabytes of log "
-                   "per second until an fd is freed", strict=True)
 def test_fd_exhaustion_does_not_spin_or_flood_the_log(sora):
     srv = sora.start("""
         [servers.imap]

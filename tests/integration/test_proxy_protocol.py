@@ -6,7 +6,6 @@ send-proxy-v2) as real proxies."""
 
 import re
 import shutil
-import socket
 import subprocess
 import time
 
@@ -166,18 +165,8 @@ def test_truncated_header_times_out(pp):
     pp.wait_log(r"event=proxy\.timeout")
 
 
-SPIN_BUG = pytest.mark.xfail(
-    reason="BUG: conn_read_proxy (src/net/conn.c) peeks (MSG_PEEK) at an incomplete header "
-           "and returns with the bytes still queued; the loop's epoll is level-triggered, so "
-           "EPOLLIN fires again at once and the loop thread spins until the header completes "
-           "or proxy_protocol timeout", strict=True)
-
-
-@pytest.mark.parametrize("partial", [
-    b"",
-    pytest.param(b"PROXY TCP4 192.0.2.30 ", marks=SPIN_BUG),
-    pytest.param(b"\r\n\r\n\x00\r\nQUIT\n\x21", marks=SPIN_BUG),
-])
+@pytest.mark.parametrize("partial", [b"", b"PROXY TCP4 192.0.2.30 ",
+                                     b"\r\n\r\n\x00\r\nQUIT\n\x21"])
 def test_partial_header_does_not_spin(sora, partial):
     """A header arriving slowly must be waited for, not polled: with a
     level-triggered epoll, peeking at bytes that stay in the socket makes the

@@ -227,9 +227,6 @@ def test_tls_client_close_notify_logged_as_disconnect(tls, certs):
     assert 'reason="TLS error"' not in tls.log()
 
 
-@pytest.mark.xfail(reason="BUG: a TLS client closing without close_notify is logged as "
-                   "reason=\"TLS error\" (OpenSSL 3 reports the EOF as SSL_ERROR_SSL "
-                   "unexpected eof; SSL_OP_IGNORE_UNEXPECTED_EOF is not set)", strict=True)
 def test_tls_client_plain_close_logged_as_disconnect(tls, certs):
     c = Client(tls.port("imaps"), tls=certs.client_context())
     assert c.readline() == GREETING_TLS
