@@ -50,6 +50,9 @@ static void imap_auth_reply(struct imap_client *ic, const char *tag, const struc
 	struct conn *c = ic->conn;
 
 	ic->auth_busy = false;
+	/* the LOGIN/AUTHENTICATE command ends here: its arena is free again */
+	if (ic->cmd_arena != NULL)
+		arena_reset(ic->cmd_arena);
 	if (res->status == AUTH_OK) {
 		struct buf caps;
 

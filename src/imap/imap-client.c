@@ -106,7 +106,8 @@ static void imap_input(struct imap_client *ic)
 
 			imap_parser_limits_for(ic, &limits);
 			ic->parser = imap_parser_new(&limits);
-			ic->cmd_arena = arena_new(4096);
+			if (ic->cmd_arena == NULL)
+				ic->cmd_arena = arena_new(4096);
 		}
 		ret = imap_parser_feed(ic->parser, in, &used, ic->cmd_arena, &args, &error);
 		conn_consume(c, used);
