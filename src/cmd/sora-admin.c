@@ -20,8 +20,9 @@ static void usage(FILE *out)
 		"  accounts create|update|show|list|delete|restore\n"
 		"  credentials add|list|delete\n"
 		"  migrate version|up\n"
+		"  mail deliver --email E --file F [--mailbox M]\n"
 		"\n"
-		"Not in this build yet: mailbox, mail, import, export, uploader, cache.\n"
+		"Not in this build yet: mailbox, import, export, uploader, cache.\n"
 		"\n"
 		"  -c, --config FILE  configuration file (default: sora.toml)\n"
 		"  -h, --help         this text\n");
@@ -84,7 +85,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (strcmp(argv[optind], "accounts") == 0 || strcmp(argv[optind], "credentials") == 0 ||
-	    strcmp(argv[optind], "migrate") == 0) {
+	    strcmp(argv[optind], "migrate") == 0 || strcmp(argv[optind], "mail") == 0) {
 		struct config *cfg = NULL;
 		int ret;
 
@@ -94,6 +95,8 @@ int main(int argc, char **argv)
 			ret = admin_accounts(cfg, argc - optind - 1, argv + optind + 1);
 		else if (strcmp(argv[optind], "credentials") == 0)
 			ret = admin_credentials(cfg, argc - optind - 1, argv + optind + 1);
+		else if (strcmp(argv[optind], "mail") == 0)
+			ret = admin_mail(cfg, argc - optind - 1, argv + optind + 1);
 		else
 			ret = admin_migrate(cfg, argc - optind - 1, argv + optind + 1);
 		config_free(&cfg);

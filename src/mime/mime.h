@@ -71,8 +71,9 @@ struct mime_address {
 	const char *name, *route, *mailbox, *domain;
 };
 
-/* Envelope fields of a message: unfolded header values (CRLF removed, NUL
-   replaced by U+FFFD), NULL when absent. Address lists of repeated headers
+/* Envelope fields of a message: header values after the colon and its
+   blanks, NULL when absent. Folded values keep an LF where the lines broke
+   (the writers drop it as Dovecot does); NUL is replaced by U+FFFD. Address lists of repeated headers
    are concatenated; for the other fields the last header wins. */
 struct mime_envelope {
 	const char *date, *subject, *in_reply_to, *message_id;

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "../auth/auth.h"
+#include "../deliver/deliver.h"
 #include "../imap/imap-client.h"
 #include "../lib/log.h"
 #include "../lib/util.h"
@@ -47,7 +48,7 @@ struct server {
 	struct loop_thread *loops;
 	unsigned loop_count;
 	struct worker_pool *workers;
-	struct store *store; /* opened when a server authenticates users */
+	struct mail_services ms; /* store, blob store, workers */
 };
 
 static void imap_ctx_free(void *ctx)
@@ -85,7 +86,7 @@ static int instance_init(struct server *srv, struct server_instance *inst,
 	switch (sc->type) {
 	case SERVER_IMAP:
 		ops = &imap_proto_ops;
-		inst->auth = auth_new(srv->store, &(struct auth_settings){ .server = sc,
+		inst->auth = auth_new(srv->ms.store, &(struct auth_settings){ .server = sc,
 									   .rehash = true });
 		inst->proto_ctx = imap_server_new(sc, starttls, srv->hostname, inst->auth,
 						  srv->workers);
@@ -94,7 +95,7 @@ static int instance_init(struct server *srv, struct server_instance *inst,
 	case SERVER_LMTP:
 		ops = &lmtp_proto_ops;
 		inst->proto_ctx = lmtp_server_new(sc, starttls, srv->hostname,
-						  &srv->cfg->trusted_networks);
+						  &srv->cfg->trusted_networks, &srv->ms);
 		inst->proto_free = lmtp_ctx_free;
 		break;
 	default:
@@ -149,58 +150,21 @@ static int instance_init(struct server *srv, struct server_instance *inst,
 	return 0;
 }
 
-/* mkdir -p of the directory part of path ("data/sora.db" → "data"). */
-static int mkdir_parents(const char *path)
+/* The stores, for logins and deliveries. A database or bucket that cannot
+   be opened stops the start-up: serving without them would only refuse
+   everyone. */
+static int server_open_stores(struct server *srv, const char **error_r)
 {
-	char dir[4096];
-	size_t len = strlen(path);
+	static _Thread_local char msg[768];
 
-	if (len >= sizeof(dir))
-		return -1;
-	memcpy(dir, path, len + 1);
-	for (char *p = dir + 1; *p != '\0'; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(dir, 0700) == -1 && errno != EEXIST)
-			return -1;
-		*p = '/';
-	}
-	return 0;
-}
-
-/* The metadata store, for logins. A database that cannot be opened stops
-   the start-up: serving IMAP without accounts would only refuse everyone. */
-static int server_open_store(struct server *srv, const char **error_r)
-{
-	static _Thread_local char msg[512];
-	const struct config *cfg = srv->cfg;
-	struct store_settings set = {
-		.driver = cfg->database.driver,
-		.path = cfg->database.path,
-	};
-	struct store_error err;
-
-	if (set.driver != NULL && strcmp(set.driver, "sqlite") != 0) {
-		snprintf(msg, sizeof(msg), "%s: database.driver: \"%s\" is not available in "
-			 "this build (sqlite only)", cfg->path, set.driver);
+	srv->ms.workers = srv->workers;
+	if (mail_services_open(srv->cfg, &srv->ms, msg, sizeof(msg)) < 0) {
 		*error_r = msg;
 		return -1;
 	}
-	if (mkdir_parents(set.path) < 0) {
-		snprintf(msg, sizeof(msg), "%s: database.path: cannot create the directory of %s: "
-			 "%s", cfg->path, set.path, strerror(errno));
-		*error_r = msg;
-		return -1;
-	}
-	if (store_open(&set, &srv->store, &err) < 0) {
-		snprintf(msg, sizeof(msg), "%s: database.path: cannot open %s: %s", cfg->path,
-			 set.path, err.msg);
-		*error_r = msg;
-		return -1;
-	}
-	log_info(NULL, "store.open", "driver=%s path=%s", store_driver_name(srv->store),
-		 log_str(set.path));
+	log_info(NULL, "store.open", "driver=%s path=%s storage=%s",
+		 store_driver_name(srv->ms.store), log_str(srv->cfg->database.path),
+		 log_str(srv->cfg->storage.driver != NULL ? srv->cfg->storage.driver : "fs"));
 	return 0;
 }
 
@@ -239,7 +203,7 @@ struct server *server_new(const struct config *cfg, const char **error_r)
 	if (gethostname(srv->hostname, sizeof(srv->hostname) - 1) != 0)
 		snprintf(srv->hostname, sizeof(srv->hostname), "localhost");
 	srv->workers = worker_pool_new(workers);
-	if (server_open_store(srv, error_r) < 0) {
+	if (server_open_stores(srv, error_r) < 0) {
 		server_free(&srv);
 		return NULL;
 	}
@@ -291,7 +255,7 @@ void server_free(struct server **sp)
 		auth_free(&inst->auth);
 	}
 	free(srv->instances);
-	store_close(&srv->store);
+	mail_services_close(&srv->ms);
 	free(srv);
 	*sp = NULL;
 }
