@@ -336,7 +336,11 @@ static void cmd_rcpt(struct lmtp_client *lc, struct slice params)
 static void cmd_data(struct lmtp_client *lc, struct slice params)
 {
 	(void)params;
-	if (lc->state != LMTP_ST_MAIL || lc->rcpt_count == 0) {
+	if (lc->state != LMTP_ST_MAIL) {
+		lmtp_bad(lc, "503 5.5.1 Need RCPT command first");
+		return;
+	}
+	if (lc->rcpt_count == 0) {
 		lmtp_bad(lc, "503 5.5.1 No valid recipients");
 		return;
 	}

@@ -23,7 +23,7 @@ static bool name_is(const char *name, size_t len, const char *want)
 
 void mime_hdr_init(struct mime_hdr *h)
 {
-	*h = (struct mime_hdr){ 0 };
+	*h = (struct mime_hdr){ .addr_budget = MIME_ADDRESS_MAX };
 	buf_init(&h->tmp, 0);
 	buf_init(&h->tmp2, 0);
 }
@@ -38,9 +38,10 @@ void mime_hdr_begin(struct mime_hdr *h, struct mime_part *part, bool with_envelo
 		    bool is_root, bool is_mime, struct arena *a)
 {
 	struct buf tmp = h->tmp, tmp2 = h->tmp2;
+	unsigned int budget = h->addr_budget;
 
 	*h = (struct mime_hdr){ .part = part, .is_root = is_root, .is_mime = is_mime,
-				.tmp = tmp, .tmp2 = tmp2 };
+				.tmp = tmp, .tmp2 = tmp2, .addr_budget = budget };
 	if (with_envelope) {
 		struct mime_envelope *env = arena_alloc(a, sizeof(*env));
 
@@ -210,7 +211,7 @@ static void content_field(struct mime_hdr *h, struct arena *a, const char *name,
 static void add_addresses(struct mime_hdr *h, enum env_list which, struct arena *a,
 			  const char *v, size_t len)
 {
-	struct mime_address *list = mime_address_list_parse(v, len, a);
+	struct mime_address *list = mime_address_list_parse(v, len, a, &h->addr_budget);
 
 	if (list == NULL)
 		return;

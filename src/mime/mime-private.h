@@ -59,8 +59,13 @@ void mime_params_parse(struct mime_lex *l, struct arena *a, const struct mime_pa
 const char *mime_param_decoded(const struct mime_param *params, unsigned int count,
 			       const char *name, struct arena *a);
 
-/* Address list (mime_address_parse() in mime.h) on an unfolded value. */
-struct mime_address *mime_address_list_parse(const char *s, size_t len, struct arena *a);
+/* Address list (mime_address_parse() in mime.h) on an unfolded value; at
+   most *budget addresses (plus group ends), *budget is decreased. */
+struct mime_address *mime_address_list_parse(const char *s, size_t len, struct arena *a,
+					     unsigned int *budget);
+
+/* addresses kept per message: "To: ,,,,," makes one per comma */
+#define MIME_ADDRESS_MAX 10000
 
 /* ---- header fields of one part (mime-header.c) ---- */
 
@@ -81,6 +86,7 @@ struct mime_hdr {
 	enum mime_ct_kind ct_kind;
 	const char *boundary; /* of a multipart, NULL when none */
 	const char *references; /* root only: References value, or NULL */
+	unsigned int addr_budget; /* for the whole message */
 	struct buf tmp, tmp2;
 };
 

@@ -486,6 +486,7 @@ struct addr_ctx {
 	struct arena *a;
 	struct buf str, comment;
 	struct mime_address addr, *first, *last;
+	unsigned int left; /* addresses that may still be added */
 	bool invalid;
 };
 
@@ -498,6 +499,8 @@ static void addr_push(struct addr_ctx *c)
 {
 	struct mime_address *addr = arena_alloc(c->a, sizeof(*addr));
 
+	if (c->left > 0)
+		c->left--;
 	*addr = c->addr;
 	addr->next = NULL;
 	c->addr = (struct mime_address){ 0 };
@@ -701,7 +704,7 @@ static int addr_group(struct addr_ctx *c)
 	if (ret > 0 && *c->l.p != ';') {
 		for (;;) {
 			(void)addr_mailbox(c);
-			if (c->l.p >= c->l.end || *c->l.p != ',')
+			if (c->l.p >= c->l.end || *c->l.p != ',' || c->left == 0)
 				break;
 			c->l.p++;
 			if (mime_lex_skip_lwsp(&c->l) <= 0) {
@@ -734,16 +737,17 @@ static int addr_address(struct addr_ctx *c)
 	return ret;
 }
 
-struct mime_address *mime_address_list_parse(const char *s, size_t len, struct arena *a)
+struct mime_address *mime_address_list_parse(const char *s, size_t len, struct arena *a,
+					     unsigned int *budget)
 {
-	struct addr_ctx c = { .a = a };
+	struct addr_ctx c = { .a = a, .left = *budget };
 	int ret;
 
 	buf_init(&c.str, 0);
 	buf_init(&c.comment, 0);
 	mime_lex_init(&c.l, s, len, &c.comment);
 	if (mime_lex_skip_lwsp(&c.l) > 0) {
-		for (;;) {
+		while (c.left > 0) {
 			if (addr_address(&c) == 0)
 				break;
 			if (c.l.p >= c.l.end || *c.l.p != ',')
@@ -758,10 +762,13 @@ struct mime_address *mime_address_list_parse(const char *s, size_t len, struct a
 	}
 	buf_free(&c.str);
 	buf_free(&c.comment);
+	*budget = c.left;
 	return c.first;
 }
 
 struct mime_address *mime_address_parse(struct slice raw, struct arena *a)
 {
-	return mime_address_list_parse(raw.ptr, raw.len, a);
+	unsigned int budget = MIME_ADDRESS_MAX;
+
+	return mime_address_list_parse(raw.ptr, raw.len, a, &budget);
 }

@@ -36,32 +36,6 @@ void mime_gmime_init(void)
 	(void)pthread_once(&gmime_once, gmime_init_once);
 }
 
-const char *mime_decode_words(const char *s, size_t len, bool phrase, struct arena *a)
-{
-	char *in, *out;
-	const char *ret;
-
-	mime_gmime_init();
-	/* unfold: folding keeps an LF in our values */
-	in = arena_alloc(a, len + 1);
-	for (size_t i = 0, o = 0; i < len; i++) {
-		if (s[i] != '\r' && s[i] != '\n')
-			in[o++] = s[i];
-	}
-	out = phrase ? g_mime_utils_header_decode_phrase(NULL, in) :
-		       g_mime_utils_header_decode_text(NULL, in);
-	if (out == NULL)
-		return in;
-	ret = arena_strdup(a, out);
-	g_free(out);
-	return ret;
-}
-
-const char *mime_header_decode(struct slice raw, struct arena *a)
-{
-	return mime_decode_words(raw.ptr, raw.len, false, a);
-}
-
 /* ---- UTF-8 output helpers ---- */
 
 static size_t utf8_put(unsigned char *out, uint32_t cp)
@@ -151,6 +125,36 @@ static void utf8_sanitize(struct buf *out, const unsigned char *s, size_t n)
 		s += len;
 		n -= (size_t)len;
 	}
+}
+
+const char *mime_decode_words(const char *s, size_t len, bool phrase, struct arena *a)
+{
+	char *in, *out;
+	const char *ret;
+	struct buf tmp;
+
+	mime_gmime_init();
+	/* unfold: folding keeps an LF in our values */
+	in = arena_alloc(a, len + 1);
+	for (size_t i = 0, o = 0; i < len; i++) {
+		if (s[i] != '\r' && s[i] != '\n')
+			in[o++] = s[i];
+	}
+	out = phrase ? g_mime_utils_header_decode_phrase(NULL, in) :
+		       g_mime_utils_header_decode_text(NULL, in);
+	/* GMime passes undeclared 8-bit text through: make it UTF-8 */
+	buf_init(&tmp, 0);
+	utf8_sanitize(&tmp, (const unsigned char *)(out != NULL ? out : in),
+		      strlen(out != NULL ? out : in));
+	ret = arena_strndup(a, tmp.data == NULL ? "" : tmp.data, tmp.len);
+	buf_free(&tmp);
+	g_free(out);
+	return ret;
+}
+
+const char *mime_header_decode(struct slice raw, struct arena *a)
+{
+	return mime_decode_words(raw.ptr, raw.len, false, a);
 }
 
 static void convert_all(iconv_t cd, struct buf *out, const unsigned char *s, size_t n)

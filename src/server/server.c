@@ -15,6 +15,7 @@
 #include "../lib/log.h"
 #include "../lib/util.h"
 #include "../lmtp/lmtp-client.h"
+#include "../pop3/pop3-client.h"
 #include "../net/listener.h"
 #include "../net/loop.h"
 #include "../net/tls.h"
@@ -58,6 +59,13 @@ static void imap_ctx_free(void *ctx)
 	imap_server_free(&s);
 }
 
+static void pop3_ctx_free(void *ctx)
+{
+	struct pop3_server *s = ctx;
+
+	pop3_server_free(&s);
+}
+
 static void lmtp_ctx_free(void *ctx)
 {
 	struct lmtp_server *s = ctx;
@@ -92,6 +100,13 @@ static int instance_init(struct server *srv, struct server_instance *inst,
 						  srv->workers);
 		inst->proto_free = imap_ctx_free;
 		break;
+	case SERVER_POP3:
+		ops = &pop3_proto_ops;
+		inst->auth = auth_new(srv->ms.store, &(struct auth_settings){ .server = sc,
+									      .rehash = true });
+		inst->proto_ctx = pop3_server_new(sc, starttls, srv->hostname, inst->auth, &srv->ms);
+		inst->proto_free = pop3_ctx_free;
+		break;
 	case SERVER_LMTP:
 		ops = &lmtp_proto_ops;
 		inst->proto_ctx = lmtp_server_new(sc, starttls, srv->hostname,
@@ -111,7 +126,9 @@ static int instance_init(struct server *srv, struct server_instance *inst,
 			.key_file = sc->tls_key_file,
 			.client_ca_file = sc->tls_client_ca_file,
 			.verify_client = sc->tls_verify,
-			.alpn = sc->type == SERVER_IMAP ? "imap" : "lmtp",
+			.alpn = sc->type == SERVER_IMAP ? "imap"
+				: sc->type == SERVER_POP3 ? "pop3"
+							  : "lmtp",
 			.session_id_context = sc->name,
 		};
 
