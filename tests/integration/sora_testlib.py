@@ -604,3 +604,51 @@ def wait_port_open(port, host="127.0.0.1", timeout=5.0, source=None):
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.02)
+
+
+S3RVER_SH = REPO / "scripts" / "s3rver.sh"
+
+
+class S3Server:
+    def __init__(self, kind, data_dir):
+        self.kind = kind
+        self.dir = data_dir
+        self.port = None
+        self.proc = None
+
+    def start(self, port=None):
+        self.port = port or free_port()
+        self.log = open(self.dir.with_suffix(".log"), "ab")
+        self.proc = subprocess.Popen(
+            [str(S3RVER_SH), "run", self.kind, str(self.port), str(self.dir)],
+            stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT,
+            start_new_session=True)
+        deadline = time.monotonic() + T(20)
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"s3rver {self.kind} exited: "
+                                   f"{self.dir.with_suffix('.log').read_text()[-2000:]}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                    return self
+            except OSError:
+                time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"s3rver {self.kind} did not listen on {self.port}")
+
+    def stop(self):
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=T(5))
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        self.proc = None
+        self.log.close()
+
+    @property
+    def endpoint(self):
+        return f"127.0.0.1:{self.port}"

@@ -25,61 +25,16 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from sora_testlib import REPO, SANITIZER_RE, SORA_BIN, T, free_port  # noqa: E402
+from sora_testlib import (REPO, S3RVER_SH, SANITIZER_RE, SORA_BIN, S3Server, T,  # noqa: E402
+                          free_port)
 
 BLOBCLI = SORA_BIN.parent / "src" / "store" / "blobcli"
-S3RVER_SH = REPO / "scripts" / "s3rver.sh"
 AWS = Path("/usr/bin/aws")
 KEY_A = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
 KEY_B = "f0e1d2c3b4a5968778695a4b3c2d1e0ff0e1d2c3b4a5968778695a4b3c2d1e0f"
 
 # blobcli's exit codes: 10 + enum blob_err
 NOT_FOUND, TEMPORARY, PERMANENT, CORRUPT = 11, 12, 13, 14
-
-
-class S3Server:
-    def __init__(self, kind, data_dir):
-        self.kind = kind
-        self.dir = data_dir
-        self.port = None
-        self.proc = None
-
-    def start(self, port=None):
-        self.port = port or free_port()
-        self.log = open(self.dir.with_suffix(".log"), "ab")
-        self.proc = subprocess.Popen(
-            [str(S3RVER_SH), "run", self.kind, str(self.port), str(self.dir)],
-            stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT,
-            start_new_session=True)
-        deadline = time.monotonic() + T(20)
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"s3rver {self.kind} exited: "
-                                   f"{self.dir.with_suffix('.log').read_text()[-2000:]}")
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                    return self
-            except OSError:
-                time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"s3rver {self.kind} did not listen on {self.port}")
-
-    def stop(self):
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=T(5))
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-        self.proc = None
-        self.log.close()
-
-    @property
-    def endpoint(self):
-        return f"127.0.0.1:{self.port}"
 
 
 @pytest.fixture(scope="module")
