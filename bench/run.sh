@@ -10,5 +10,6 @@ set -eu
 cd "$(dirname "$0")/.."
 : "${SORA_BIN:=$PWD/build/sora}"
 export SORA_BIN
+echo "== logins (sora: $SORA_BIN)" && /usr/bin/python3 bench/login.py
 echo "== idle connections (sora: $SORA_BIN)"
 exec /usr/bin/python3 bench/idle_connections.py "$@"

@@ -8,6 +8,7 @@
 #include "../lib/util.h"
 #include "../net/cidr.h"
 #include "../store/store.h"
+#include "ratelimit-store.h"
 #include "ratelimit.h"
 #include "sasl.h"
 
@@ -16,6 +17,7 @@
 struct auth {
 	struct store *store;
 	struct ratelimit *rl; /* NULL when rate limiting is off */
+	struct ratelimit_store *rls; /* rl's persisted blocks; NULL without a store */
 	struct auth_settings set;
 	_Atomic uint64_t next_expire_ms;
 };
@@ -26,8 +28,15 @@ struct auth *auth_new(struct store *st, const struct auth_settings *set)
 
 	a->store = st;
 	a->set = *set;
-	if (set->server->auth_rate_limit.enabled)
-		a->rl = ratelimit_new(&set->server->auth_rate_limit);
+	if (set->server->auth_rate_limit.enabled) {
+		struct ratelimit_options opts = { 0 };
+
+		if (st != NULL)
+			a->rls = ratelimit_store_new(st, &set->server->auth_rate_limit, &opts);
+		a->rl = ratelimit_new_with(&set->server->auth_rate_limit, &opts);
+		if (a->rls != NULL)
+			ratelimit_store_attach(a->rls, a->rl);
+	}
 	return a;
 }
 
@@ -37,6 +46,7 @@ void auth_free(struct auth **ap)
 
 	if (a == NULL)
 		return;
+	ratelimit_store_free(&a->rls); /* stops its watcher, which uses rl */
 	ratelimit_free(&a->rl);
 	free(a);
 	*ap = NULL;

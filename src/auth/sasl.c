@@ -7,6 +7,7 @@
    are copied out of that buffer, so wiping never clears them. */
 
 #include "sasl.h"
+#include "../lib/utf8.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -70,45 +71,7 @@ static size_t sasl_max_field(const struct sasl_limits *limits)
 
 bool sasl_utf8_valid(const void *data, size_t len)
 {
-	const unsigned char *p = data;
-	size_t i = 0;
-
-	while (i < len) {
-		unsigned char c = p[i];
-		size_t n;
-		uint32_t cp, min;
-
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		if (c >= 0xc2 && c <= 0xdf) {
-			n = 1;
-			cp = c & 0x1f;
-			min = 0x80;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			n = 2;
-			cp = c & 0x0f;
-			min = 0x800;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			n = 3;
-			cp = c & 0x07;
-			min = 0x10000;
-		} else {
-			return false; /* continuation byte, 0xc0/0xc1 or 0xf5.. */
-		}
-		if (len - i - 1 < n)
-			return false;
-		for (size_t k = 1; k <= n; k++) {
-			if ((p[i + k] & 0xc0) != 0x80)
-				return false;
-			cp = cp << 6 | (p[i + k] & 0x3f);
-		}
-		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-			return false;
-		i += n + 1;
-	}
-	return true;
+	return utf8_is_valid(data, len);
 }
 
 void sasl_result_wipe(struct sasl_result *res)

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "admin-accounts.h"
+#include "admin-auth.h"
 #include "cmd-config.h"
 #include "config/config.h"
 #include "lib/str.h"
@@ -21,6 +22,7 @@ static void usage(FILE *out)
 		"  credentials add|list|delete\n"
 		"  migrate version|up\n"
 		"  mail deliver --email E --file F [--mailbox M]\n"
+		"  auth blocked | unblock --ip IP | --user ADDRESS\n"
 		"\n"
 		"Not in this build yet: mailbox, import, export, uploader, cache.\n"
 		"\n"
@@ -85,7 +87,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (strcmp(argv[optind], "accounts") == 0 || strcmp(argv[optind], "credentials") == 0 ||
-	    strcmp(argv[optind], "migrate") == 0 || strcmp(argv[optind], "mail") == 0) {
+	    strcmp(argv[optind], "migrate") == 0 || strcmp(argv[optind], "mail") == 0 ||
+	    strcmp(argv[optind], "auth") == 0) {
 		struct config *cfg = NULL;
 		int ret;
 
@@ -97,6 +100,8 @@ int main(int argc, char **argv)
 			ret = admin_credentials(cfg, argc - optind - 1, argv + optind + 1);
 		else if (strcmp(argv[optind], "mail") == 0)
 			ret = admin_mail(cfg, argc - optind - 1, argv + optind + 1);
+		else if (strcmp(argv[optind], "auth") == 0)
+			ret = admin_auth(cfg, argc - optind - 1, argv + optind + 1);
 		else
 			ret = admin_migrate(cfg, argc - optind - 1, argv + optind + 1);
 		config_free(&cfg);

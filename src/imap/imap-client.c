@@ -16,7 +16,7 @@
 
 struct imap_server *imap_server_new(const struct config_server *cfg, bool starttls,
 				    const char *hostname, struct auth *auth,
-				    struct worker_pool *workers)
+				    struct worker_pool *workers, const struct mail_services *ms)
 {
 	struct imap_server *srv = xcalloc(1, sizeof(*srv));
 
@@ -25,6 +25,7 @@ struct imap_server *imap_server_new(const struct config_server *cfg, bool startt
 	srv->hostname = hostname;
 	srv->auth = auth;
 	srv->workers = workers;
+	srv->ms = ms;
 	return srv;
 }
 
@@ -44,6 +45,11 @@ static void imap_parser_limits_for(const struct imap_client *ic,
 		limits->max_command = IMAP_PREAUTH_MAX_COMMAND + limits->max_line;
 		limits->max_args = 64;
 		limits->max_depth = 4;
+	} else if (ic->srv->cfg->append_limit != 0 &&
+		   ic->srv->cfg->append_limit < limits->max_literal) {
+		/* RFC 7889: APPEND above APPENDLIMIT is refused when the literal
+		   is announced, before its octets are read */
+		limits->max_literal = (size_t)ic->srv->cfg->append_limit;
 	}
 }
 
@@ -94,6 +100,11 @@ static void imap_input(struct imap_client *ic)
 
 		if (in.len == 0)
 			break;
+		if (ic->idling) {
+			if (!imap_idle_input(ic))
+				break;
+			continue;
+		}
 		if (ic->sasl != NULL) {
 			if (!imap_sasl_line(ic))
 				break;
@@ -118,6 +129,12 @@ static void imap_input(struct imap_client *ic)
 		if (ret < 0) {
 			const char *tag = imap_parser_tag(ic->parser);
 
+			if (ic->state != IMAP_ST_NOT_AUTH && strcmp(error, "Literal too big") == 0) {
+				(void)conn_sendf(c, "%s NO [TOOBIG] Literal exceeds APPENDLIMIT\r\n",
+						 tag != NULL ? tag : "*");
+				arena_reset(ic->cmd_arena);
+				continue;
+			}
 			(void)conn_sendf(c, "%s BAD %s\r\n", tag != NULL ? tag : "*", error);
 			log_debug(conn_log(c), "imap.bad", "error=%s", log_str(error));
 			arena_reset(ic->cmd_arena);
@@ -152,6 +169,7 @@ static void *imap_start(struct conn *c, void *server_ctx)
 	ic->srv = srv;
 	ic->state = IMAP_ST_NOT_AUTH;
 	timer_init(&ic->auth_delay, NULL, ic);
+	timer_init(&ic->idle_timer, NULL, ic);
 	buf_init(&caps, 0);
 	imap_capabilities(ic, &caps);
 	(void)conn_sendf(c, "* OK [CAPABILITY %s] Sora ready.\r\n", caps.data);
@@ -187,6 +205,8 @@ static void imap_event(struct conn *c, enum conn_event ev, void *session)
 		break;
 	case CONN_EV_CLOSED:
 		imap_auth_cleanup(ic);
+		imap_idle_stop(ic);
+		imap_unselect(ic);
 		imap_parser_free(&ic->parser);
 		arena_free(&ic->cmd_arena);
 		free(ic);

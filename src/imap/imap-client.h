@@ -6,8 +6,9 @@
    This build serves the not-authenticated state — greeting, CAPABILITY,
    NOOP, LOGOUT, ID (RFC 2971), STARTTLS, LOGIN and AUTHENTICATE PLAIN /
    LOGIN with SASL-IR (verified by src/auth on the worker pool) — and
-   after login answers the mailbox commands NO [UNAVAILABLE] until the
-   mail store is wired in. See README "Feature status". */
+   after login the authenticated and selected states on the mail store
+   (cmd-mailbox.c, cmd-select.c, cmd-fetch.c, cmd-store.c, cmd-append.c,
+   cmd-search.c). Commands not served answer NO [UNAVAILABLE]. */
 
 #include <stdbool.h>
 
@@ -18,12 +19,13 @@ struct imap_server;
 
 struct auth;
 struct worker_pool;
+struct mail_services;
 
 /* starttls: the listener can upgrade plaintext connections. auth NULL:
    LOGIN and AUTHENTICATE answer NO [UNAVAILABLE]. */
 struct imap_server *imap_server_new(const struct config_server *cfg, bool starttls,
 				    const char *hostname, struct auth *auth,
-				    struct worker_pool *workers);
+				    struct worker_pool *workers, const struct mail_services *ms);
 void imap_server_free(struct imap_server **srv);
 
 extern const struct proto_ops imap_proto_ops;

@@ -1,11 +1,16 @@
 #include "imap-commands.h"
 
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "../deliver/deliver.h"
 #include "../lib/log.h"
 #include "../lib/str.h"
+#include "../lib/util.h"
+#include "../net/worker.h"
+#include "../store/store.h"
 
 /* RFC 2971 §3.3 limits for the client's ID list */
 #define ID_MAX_PAIRS 30
@@ -72,6 +77,14 @@ bool imap_plaintext_auth_allowed(const struct imap_client *ic)
 void imap_capabilities(const struct imap_client *ic, struct buf *out)
 {
 	(void)buf_append_str(out, "IMAP4rev2 IMAP4rev1 LITERAL+ LITERAL- ID");
+	if (ic->state != IMAP_ST_NOT_AUTH && ic->srv->ms != NULL) {
+		(void)buf_append_str(out, " ENABLE UNSELECT UIDPLUS MOVE NAMESPACE "
+					  "SPECIAL-USE CHILDREN STATUS=SIZE CONDSTORE ESEARCH "
+					  "LIST-EXTENDED LIST-STATUS IDLE UNAUTHENTICATE SORT "
+					  "SORT=DISPLAY");
+		(void)buf_printf(out, " APPENDLIMIT=%llu",
+				 (unsigned long long)ic->srv->cfg->append_limit);
+	}
 	if (ic->state == IMAP_ST_NOT_AUTH) {
 		if (conn_can_starttls(ic->conn) && ic->srv->starttls)
 			(void)buf_append_str(out, " STARTTLS");
@@ -100,7 +113,16 @@ static enum cmd_ret cmd_noop(struct imap_cmd *cmd)
 {
 	if (cmd->args->count != 0)
 		return imap_cmd_bad(cmd, "NOOP takes no arguments");
+	if (cmd->client->state == IMAP_ST_SELECTED)
+		return imap_cmd_sync(cmd);
 	return imap_cmd_ok(cmd, "NOOP completed");
+}
+
+static enum cmd_ret cmd_check(struct imap_cmd *cmd)
+{
+	if (cmd->args->count != 0)
+		return imap_cmd_bad(cmd, "CHECK takes no arguments");
+	return imap_cmd_sync(cmd);
 }
 
 static enum cmd_ret cmd_logout(struct imap_cmd *cmd)
@@ -173,6 +195,62 @@ static enum cmd_ret cmd_starttls(struct imap_cmd *cmd)
 	return CMD_DONE;
 }
 
+/* RFC 8437: back to the not-authenticated state, as after the greeting. */
+static enum cmd_ret cmd_unauthenticate(struct imap_cmd *cmd)
+{
+	struct imap_client *ic = cmd->client;
+	struct conn *c = ic->conn;
+
+	if (cmd->args->count != 0)
+		return imap_cmd_bad(cmd, "UNAUTHENTICATE takes no arguments");
+	imap_unselect(ic);
+	ic->state = IMAP_ST_NOT_AUTH;
+	ic->account_id = 0;
+	ic->rev2_enabled = false;
+	ic->condstore_enabled = false;
+	ic->highest_modseq = 0;
+	log_info(conn_log(c), "logout", "reason=unauthenticate");
+	conn_log(c)->user[0] = '\0';
+	conn_set_idle_timeout(c, ic->srv->cfg->auth_idle_timeout_ms);
+	/* the parser has post-login limits: the next command gets pre-login ones */
+	if (ic->parser != NULL && imap_parser_is_idle(ic->parser))
+		imap_parser_free(&ic->parser);
+	return imap_cmd_ok(cmd, "UNAUTHENTICATE completed");
+}
+
+/* RFC 9051 §6.4.9: UID FETCH, UID STORE, UID COPY, UID MOVE, UID SEARCH,
+   UID EXPUNGE (RFC 4315). The sub-command's arguments follow it. */
+static enum cmd_ret cmd_uid(struct imap_cmd *cmd)
+{
+	static const struct {
+		const char *name;
+		imap_cmd_fn *fn;
+	} subs[] = {
+		{ "FETCH", imap_cmd_fetch }, { "STORE", imap_cmd_store },
+		{ "COPY", imap_cmd_copy },   { "MOVE", imap_cmd_move },
+		{ "SEARCH", imap_cmd_search }, { "EXPUNGE", imap_cmd_expunge },
+		{ "SORT", imap_cmd_sort },
+	};
+	const struct imap_cmd_args *args = cmd->args;
+	struct imap_cmd_args *sub;
+
+	if (args->count < 1 || args->args[0].type != IMAP_ARG_ATOM)
+		return imap_cmd_bad(cmd, "UID expects a command");
+	for (size_t i = 0; i < ARRAY_SIZE(subs); i++) {
+		if (!slice_eq_ci(args->args[0].str, subs[i].name))
+			continue;
+		sub = arena_alloc(cmd->client->cmd_arena, sizeof(*sub));
+		*sub = *args;
+		sub->name = args->args[0].str;
+		sub->args = args->count > 1 ? args->args + 1 : NULL;
+		sub->count = args->count - 1;
+		cmd->args = sub;
+		cmd->is_uid = true;
+		return subs[i].fn(cmd);
+	}
+	return imap_cmd_bad(cmd, "Unknown UID command");
+}
+
 static const struct imap_command imap_commands[] = {
 	{ "CAPABILITY", cmd_capability, IMAP_CMD_ANY },
 	{ "NOOP", cmd_noop, IMAP_CMD_ANY },
@@ -182,35 +260,35 @@ static const struct imap_command imap_commands[] = {
 	{ "LOGIN", imap_cmd_login, IMAP_CMD_NOAUTH | IMAP_CMD_SECRET_ARGS },
 	{ "AUTHENTICATE", imap_cmd_authenticate, IMAP_CMD_NOAUTH | IMAP_CMD_SECRET_ARGS },
 	/* RFC 9051 and extension commands valid only after login */
-	{ "ENABLE", NULL, IMAP_CMD_AUTH },
-	{ "SELECT", NULL, IMAP_CMD_AUTH },
-	{ "EXAMINE", NULL, IMAP_CMD_AUTH },
-	{ "CREATE", NULL, IMAP_CMD_AUTH },
-	{ "DELETE", NULL, IMAP_CMD_AUTH },
-	{ "RENAME", NULL, IMAP_CMD_AUTH },
-	{ "SUBSCRIBE", NULL, IMAP_CMD_AUTH },
-	{ "UNSUBSCRIBE", NULL, IMAP_CMD_AUTH },
-	{ "LIST", NULL, IMAP_CMD_AUTH },
-	{ "LSUB", NULL, IMAP_CMD_AUTH },
-	{ "NAMESPACE", NULL, IMAP_CMD_AUTH },
-	{ "STATUS", NULL, IMAP_CMD_AUTH },
-	{ "APPEND", NULL, IMAP_CMD_AUTH },
-	{ "IDLE", NULL, IMAP_CMD_AUTH },
+	{ "ENABLE", imap_cmd_enable, IMAP_CMD_AUTH | IMAP_CMD_STORE },
+	{ "SELECT", imap_cmd_select, IMAP_CMD_AUTH | IMAP_CMD_STORE },
+	{ "EXAMINE", imap_cmd_examine, IMAP_CMD_AUTH | IMAP_CMD_STORE },
+	{ "CREATE", imap_cmd_create, IMAP_CMD_AUTH | IMAP_CMD_STORE },
+	{ "DELETE", imap_cmd_delete, IMAP_CMD_AUTH | IMAP_CMD_STORE },
+	{ "RENAME", imap_cmd_rename, IMAP_CMD_AUTH | IMAP_CMD_STORE },
+	{ "SUBSCRIBE", imap_cmd_subscribe, IMAP_CMD_AUTH | IMAP_CMD_STORE },
+	{ "UNSUBSCRIBE", imap_cmd_unsubscribe, IMAP_CMD_AUTH | IMAP_CMD_STORE },
+	{ "LIST", imap_cmd_list, IMAP_CMD_AUTH | IMAP_CMD_STORE },
+	{ "LSUB", imap_cmd_lsub, IMAP_CMD_AUTH | IMAP_CMD_STORE },
+	{ "NAMESPACE", imap_cmd_namespace, IMAP_CMD_AUTH | IMAP_CMD_STORE },
+	{ "STATUS", imap_cmd_status, IMAP_CMD_AUTH | IMAP_CMD_STORE },
+	{ "APPEND", imap_cmd_append, IMAP_CMD_AUTH | IMAP_CMD_STORE },
+	{ "IDLE", imap_cmd_idle, IMAP_CMD_AUTH | IMAP_CMD_STORE },
 	{ "GETQUOTA", NULL, IMAP_CMD_AUTH },
 	{ "GETQUOTAROOT", NULL, IMAP_CMD_AUTH },
-	{ "UNAUTHENTICATE", NULL, IMAP_CMD_AUTH },
+	{ "UNAUTHENTICATE", cmd_unauthenticate, IMAP_CMD_AUTH },
 	{ "COMPRESS", NULL, IMAP_CMD_AUTH },
-	{ "CHECK", NULL, IMAP_CMD_SELECTED },
-	{ "CLOSE", NULL, IMAP_CMD_SELECTED },
-	{ "UNSELECT", NULL, IMAP_CMD_SELECTED },
-	{ "EXPUNGE", NULL, IMAP_CMD_SELECTED },
-	{ "SEARCH", NULL, IMAP_CMD_SELECTED },
-	{ "FETCH", NULL, IMAP_CMD_SELECTED },
-	{ "STORE", NULL, IMAP_CMD_SELECTED },
-	{ "COPY", NULL, IMAP_CMD_SELECTED },
-	{ "MOVE", NULL, IMAP_CMD_SELECTED },
-	{ "UID", NULL, IMAP_CMD_SELECTED },
-	{ "SORT", NULL, IMAP_CMD_SELECTED },
+	{ "CHECK", cmd_check, IMAP_CMD_SELECTED | IMAP_CMD_STORE },
+	{ "CLOSE", imap_cmd_close, IMAP_CMD_SELECTED | IMAP_CMD_STORE },
+	{ "UNSELECT", imap_cmd_unselect, IMAP_CMD_SELECTED | IMAP_CMD_STORE },
+	{ "EXPUNGE", imap_cmd_expunge, IMAP_CMD_SELECTED | IMAP_CMD_STORE },
+	{ "SEARCH", imap_cmd_search, IMAP_CMD_SELECTED | IMAP_CMD_STORE },
+	{ "FETCH", imap_cmd_fetch, IMAP_CMD_SELECTED | IMAP_CMD_STORE },
+	{ "STORE", imap_cmd_store, IMAP_CMD_SELECTED | IMAP_CMD_STORE },
+	{ "COPY", imap_cmd_copy, IMAP_CMD_SELECTED | IMAP_CMD_STORE },
+	{ "MOVE", imap_cmd_move, IMAP_CMD_SELECTED | IMAP_CMD_STORE },
+	{ "UID", cmd_uid, IMAP_CMD_SELECTED | IMAP_CMD_STORE },
+	{ "SORT", imap_cmd_sort, IMAP_CMD_SELECTED | IMAP_CMD_STORE },
 	{ "THREAD", NULL, IMAP_CMD_SELECTED },
 };
 
@@ -251,9 +329,295 @@ enum cmd_ret imap_command_run(struct imap_client *ic, const struct imap_cmd_args
 					    def->name);
 		return imap_cmd_bad(&cmd, "Command %s is not valid in this state", def->name);
 	}
-	if (def->fn == NULL)
+	if (def->fn == NULL || ((def->flags & IMAP_CMD_STORE) != 0 && ic->srv->ms == NULL))
 		return imap_cmd_no(&cmd, "[UNAVAILABLE] %s is not implemented in this build",
 				   def->name);
 	ic->bad_commands = 0;
 	return def->fn(&cmd);
+}
+
+/* ---- worker jobs ------------------------------------------------------ */
+
+struct imap_job *imap_job_new(struct imap_cmd *cmd, imap_job_fn *run, imap_job_done_fn *done,
+			      bool with_uids)
+{
+	struct imap_client *ic = cmd->client;
+	struct imap_job *job = xcalloc(1, sizeof(*job));
+
+	job->conn = ic->conn;
+	job->ms = ic->srv->ms;
+	job->arena = arena_new(8192);
+	snprintf(job->tag, sizeof(job->tag), "%s", cmd->tag);
+	job->account_id = ic->account_id;
+	job->mailbox_id = ic->state == IMAP_ST_SELECTED ? ic->mailbox_id : 0;
+	job->readonly = ic->readonly;
+	job->rev2 = ic->rev2_enabled;
+	job->condstore = ic->condstore_enabled;
+	job->since_modseq = ic->highest_modseq;
+	job->run = run;
+	job->done = done;
+	buf_init(&job->out, 0);
+	buf_init(&job->tagged, 0);
+	if (with_uids && ic->uid_count > 0) {
+		job->uids = xmalloc(ic->uid_count * sizeof(*job->uids));
+		memcpy(job->uids, ic->uids, ic->uid_count * sizeof(*job->uids));
+		job->uid_count = ic->uid_count;
+	}
+	return job;
+}
+
+static void imap_job_free(struct imap_job *job)
+{
+	buf_free(&job->out);
+	buf_free(&job->tagged);
+	free(job->uids);
+	free(job->owned);
+	arena_free(&job->arena);
+	free(job);
+}
+
+void imap_job_discard(struct imap_job **job)
+{
+	imap_job_free(*job);
+	*job = NULL;
+}
+
+static void imap_job_run(void *arg)
+{
+	struct imap_job *job = arg;
+
+	job->run(job);
+}
+
+static void imap_job_done(void *arg)
+{
+	struct imap_job *job = arg;
+	struct conn *c = job->conn;
+	struct imap_client *ic = conn_session(c);
+
+	if (ic != NULL && !conn_is_closing(c)) {
+		if (job->out.len > 0)
+			(void)conn_send(c, job->out.data, job->out.len);
+		if (job->done != NULL)
+			job->done(ic, job);
+		if (job->failed) {
+			log_error(conn_log(c), "store.fail", "%s", log_str(job->error));
+			(void)conn_sendf(c, "%s NO [UNAVAILABLE] Internal error, session %s\r\n",
+					 job->tag, conn_log(c)->sid);
+		} else if (job->tagged.len > 0) {
+			(void)conn_send(c, job->tagged.data, job->tagged.len);
+		}
+		if (ic->cmd_arena != NULL)
+			arena_reset(ic->cmd_arena);
+		conn_resume_input(c);
+	}
+	conn_job_end(c);
+	imap_job_free(job);
+}
+
+enum cmd_ret imap_job_submit(struct imap_job *job)
+{
+	struct conn *c = job->conn;
+
+	conn_pause_input(c);
+	conn_job_begin(c);
+	worker_submit(job->ms->workers, conn_loop(c), imap_job_run, imap_job_done, job);
+	return CMD_ASYNC;
+}
+
+void imap_job_tagged(struct imap_job *job, const char *status, const char *fmt, ...)
+{
+	va_list ap;
+
+	buf_clear(&job->tagged);
+	(void)buf_printf(&job->tagged, "%s %s ", job->tag, status);
+	va_start(ap, fmt);
+	(void)buf_vprintf(&job->tagged, fmt, ap);
+	va_end(ap);
+	(void)buf_append_str(&job->tagged, "\r\n");
+}
+
+void imap_job_fail(struct imap_job *job, const char *op, const struct store_error *err)
+{
+	job->failed = true;
+	snprintf(job->error, sizeof(job->error), "op=%s err=%s %s", op,
+		 store_err_name(err->code), err->msg);
+}
+
+uint32_t imap_uid_seq(const uint32_t *uids, size_t count, uint32_t uid)
+{
+	size_t lo = 0, hi = count;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (uids[mid] == uid)
+			return (uint32_t)(mid + 1);
+		if (uids[mid] < uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return 0;
+}
+
+/* ---- argument and response helpers ------------------------------------ */
+
+const char *imap_arg_astring_dup(const struct imap_arg *a, struct arena *arena)
+{
+	if (a->type != IMAP_ARG_ATOM && a->type != IMAP_ARG_QUOTED && a->type != IMAP_ARG_LITERAL)
+		return NULL;
+	return arena_strndup(arena, a->str.ptr, a->str.len);
+}
+
+void imap_append_string(struct buf *out, const char *s)
+{
+	size_t len = strlen(s);
+	bool quotable = len < 1024;
+
+	for (size_t i = 0; i < len && quotable; i++) {
+		unsigned char ch = (unsigned char)s[i];
+
+		if (ch == '\r' || ch == '\n' || ch == 0)
+			quotable = false;
+	}
+	if (!quotable) {
+		(void)buf_printf(out, "{%zu}\r\n", len);
+		(void)buf_append(out, s, len);
+		return;
+	}
+	(void)buf_append(out, "\"", 1);
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] == '"' || s[i] == '\\')
+			(void)buf_append(out, "\\", 1);
+		(void)buf_append(out, &s[i], 1);
+	}
+	(void)buf_append(out, "\"", 1);
+}
+
+/* One number of a set; '*' is `star` (0 in an empty mailbox). */
+static int seq_number(struct slice s, uint32_t star, uint32_t *num_r)
+{
+	if (s.len == 1 && s.ptr[0] == '*') {
+		*num_r = star;
+		return 0;
+	}
+	if (str_to_u32(s, num_r) < 0 || *num_r == 0)
+		return -1;
+	return 0;
+}
+
+int imap_seqset_parse(const struct imap_client *ic, struct slice set, bool is_uid,
+		      struct arena *a, struct store_uid_range **ranges_r, size_t *count_r)
+{
+	uint32_t max_uid = ic->uid_count > 0 ? ic->uids[ic->uid_count - 1] : 0;
+	uint32_t star = is_uid ? max_uid : (uint32_t)ic->uid_count;
+	size_t n = 1, count = 0;
+	struct store_uid_range *ranges;
+	const char *p = set.ptr, *end = set.ptr + set.len;
+
+	if (set.len == 0)
+		return -1;
+	for (size_t i = 0; i < set.len; i++)
+		n += set.ptr[i] == ',';
+	ranges = arena_alloc(a, n * sizeof(*ranges));
+	while (p <= end) {
+		const char *comma = memchr(p, ',', (size_t)(end - p));
+		const char *item_end = comma != NULL ? comma : end;
+		const char *colon = memchr(p, ':', (size_t)(item_end - p));
+		uint32_t lo, hi;
+
+		if (seq_number(slice_from(p, (size_t)((colon != NULL ? colon : item_end) - p)), star,
+			       &lo) < 0)
+			return -1;
+		hi = lo;
+		if (colon != NULL &&
+		    seq_number(slice_from(colon + 1, (size_t)(item_end - colon - 1)), star, &hi) < 0)
+			return -1;
+		if (lo > hi) {
+			uint32_t t = lo;
+
+			lo = hi;
+			hi = t;
+		}
+		lo = MAX(lo, 1u);
+		if (is_uid) {
+			if (hi != 0)
+				ranges[count++] = (struct store_uid_range){ lo, hi };
+		} else if (lo <= ic->uid_count) {
+			hi = MIN(hi, (uint32_t)ic->uid_count);
+			ranges[count++] = (struct store_uid_range){ ic->uids[lo - 1], ic->uids[hi - 1] };
+		} else if (ic->uid_count > 0) {
+			/* RFC 9051 §6.4.8: no such message */
+			return -1;
+		}
+		if (comma == NULL)
+			break;
+		p = comma + 1;
+	}
+	*ranges_r = ranges;
+	*count_r = count;
+	return 0;
+}
+
+void imap_append_uidset(struct buf *out, const uint32_t *uids, size_t count)
+{
+	for (size_t i = 0; i < count;) {
+		size_t j = i;
+
+		while (j + 1 < count && uids[j + 1] == uids[j] + 1)
+			j++;
+		if (j == i)
+			(void)buf_printf(out, "%s%u", i == 0 ? "" : ",", uids[i]);
+		else
+			(void)buf_printf(out, "%s%u:%u", i == 0 ? "" : ",", uids[i], uids[j]);
+		i = j + 1;
+	}
+}
+
+void imap_append_flags(struct buf *out, uint32_t flags, const char *keywords)
+{
+	static const struct {
+		uint32_t bit;
+		const char *name;
+	} names[] = {
+		{ STORE_FLAG_SEEN, "\\Seen" },       { STORE_FLAG_ANSWERED, "\\Answered" },
+		{ STORE_FLAG_FLAGGED, "\\Flagged" }, { STORE_FLAG_DELETED, "\\Deleted" },
+		{ STORE_FLAG_DRAFT, "\\Draft" },
+	};
+	bool first = true;
+
+	(void)buf_append(out, "(", 1);
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
+		if ((flags & names[i].bit) == 0)
+			continue;
+		(void)buf_printf(out, "%s%s", first ? "" : " ", names[i].name);
+		first = false;
+	}
+	if (keywords != NULL && keywords[0] != '\0')
+		(void)buf_printf(out, "%s%s", first ? "" : " ", keywords);
+	(void)buf_append(out, ")", 1);
+}
+
+void imap_unselect(struct imap_client *ic)
+{
+	free(ic->uids);
+	ic->uids = NULL;
+	ic->uid_count = 0;
+	free(ic->mailbox_name);
+	ic->mailbox_name = NULL;
+	ic->mailbox_id = 0;
+	if (ic->state == IMAP_ST_SELECTED)
+		ic->state = IMAP_ST_AUTH;
+}
+
+void imap_expunged(struct imap_client *ic, uint32_t uid)
+{
+	uint32_t seq = imap_uid_seq(ic->uids, ic->uid_count, uid);
+
+	if (seq == 0)
+		return;
+	memmove(&ic->uids[seq - 1], &ic->uids[seq], (ic->uid_count - seq) * sizeof(*ic->uids));
+	ic->uid_count--;
+	(void)conn_sendf(ic->conn, "* %u EXPUNGE\r\n", seq);
 }

@@ -21,6 +21,7 @@
      its last element. Any other array is static. */
 
 #include "toml.h"
+#include "utf8.h"
 
 #include <errno.h>
 #include <math.h>
@@ -179,37 +180,9 @@ static unsigned toml_digit_value(char c)
    surrogates, nothing above U+10FFFF), or 0. */
 static size_t toml_utf8_len(const unsigned char *s, size_t avail)
 {
-	unsigned char c = s[0];
-	size_t n;
-	uint32_t cp, min;
+	uint32_t cp;
 
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf) {
-		n = 2;
-		cp = c & 0x1f;
-		min = 0x80;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		n = 3;
-		cp = c & 0x0f;
-		min = 0x800;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		n = 4;
-		cp = c & 0x07;
-		min = 0x10000;
-	} else {
-		return 0;
-	}
-	if (avail < n)
-		return 0;
-	for (size_t i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3f);
-	}
-	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return n;
+	return utf8_decode(s, avail, &cp);
 }
 
 static int toml_check_utf8(struct toml_parser *ps)

@@ -21,27 +21,48 @@ static bool name_is(const char *name, size_t len, const char *want)
 	return len == strlen(want) && strncasecmp(name, want, len) == 0;
 }
 
+/* an unstructured value, NUL replaced by U+FFFD (Dovecot does the same) */
+static const char *value_dup(struct arena *a, const char *v, size_t len)
+{
+	size_t nuls = 0, o = 0;
+	char *out;
+
+	for (size_t i = 0; i < len; i++)
+		nuls += v[i] == '\0';
+	if (nuls == 0)
+		return arena_strndup(a, v, len);
+	out = arena_alloc(a, len + 2 * nuls + 1);
+	for (size_t i = 0; i < len; i++) {
+		if (v[i] != '\0') {
+			out[o++] = v[i];
+			continue;
+		}
+		memcpy(out + o, "\xef\xbf\xbd", 3);
+		o += 3;
+	}
+	out[o] = '\0';
+	return out;
+}
+
 void mime_hdr_init(struct mime_hdr *h)
 {
 	*h = (struct mime_hdr){ .addr_budget = MIME_ADDRESS_MAX };
 	buf_init(&h->tmp, 0);
-	buf_init(&h->tmp2, 0);
 }
 
 void mime_hdr_deinit(struct mime_hdr *h)
 {
 	buf_free(&h->tmp);
-	buf_free(&h->tmp2);
 }
 
 void mime_hdr_begin(struct mime_hdr *h, struct mime_part *part, bool with_envelope,
 		    bool is_root, bool is_mime, struct arena *a)
 {
-	struct buf tmp = h->tmp, tmp2 = h->tmp2;
+	struct buf tmp = h->tmp;
 	unsigned int budget = h->addr_budget;
 
 	*h = (struct mime_hdr){ .part = part, .is_root = is_root, .is_mime = is_mime,
-				.tmp = tmp, .tmp2 = tmp2, .addr_budget = budget };
+				.tmp = tmp, .addr_budget = budget };
 	if (with_envelope) {
 		struct mime_envelope *env = arena_alloc(a, sizeof(*env));
 
@@ -182,22 +203,22 @@ static void content_field(struct mime_hdr *h, struct arena *a, const char *name,
 	} else if (name_is(name, nlen, "ID")) {
 		if (!h->seen_id) {
 			h->seen_id = true;
-			part->id = arena_strndup(a, v, len);
+			part->id = value_dup(a, v, len);
 		}
 	} else if (name_is(name, nlen, "Description")) {
 		if (!h->seen_desc) {
 			h->seen_desc = true;
-			part->description = arena_strndup(a, v, len);
+			part->description = value_dup(a, v, len);
 		}
 	} else if (name_is(name, nlen, "MD5")) {
 		if (!h->seen_md5) {
 			h->seen_md5 = true;
-			part->md5 = arena_strndup(a, v, len);
+			part->md5 = value_dup(a, v, len);
 		}
 	} else if (name_is(name, nlen, "Location")) {
 		if (!h->seen_loc) {
 			h->seen_loc = true;
-			part->location = arena_strndup(a, v, len);
+			part->location = value_dup(a, v, len);
 		}
 	} else if (name_is(name, nlen, "Language")) {
 		if (part->language_count == 0)
@@ -231,13 +252,13 @@ static void envelope_field(struct mime_hdr *h, struct arena *a, const char *name
 	struct mime_envelope *env = h->env;
 
 	if (name_is(name, nlen, "Date"))
-		env->date = arena_strndup(a, v, len);
+		env->date = value_dup(a, v, len);
 	else if (name_is(name, nlen, "Subject"))
-		env->subject = arena_strndup(a, v, len);
+		env->subject = value_dup(a, v, len);
 	else if (name_is(name, nlen, "Message-ID"))
-		env->message_id = arena_strndup(a, v, len);
+		env->message_id = value_dup(a, v, len);
 	else if (name_is(name, nlen, "In-Reply-To"))
-		env->in_reply_to = arena_strndup(a, v, len);
+		env->in_reply_to = value_dup(a, v, len);
 	else {
 		for (unsigned int i = 0; i < ENV_LIST_COUNT; i++) {
 			if (name_is(name, nlen, list_names[i])) {
@@ -246,6 +267,26 @@ static void envelope_field(struct mime_hdr *h, struct arena *a, const char *name
 			}
 		}
 	}
+}
+
+bool mime_hdr_wants(const struct mime_hdr *h, const char *name, size_t name_len)
+{
+	static const char *const envelope[] = { "Date", "Subject", "From",	   "Sender",
+						"Reply-To", "To",	   "Cc",	   "Bcc",
+						"In-Reply-To", "Message-ID" };
+
+	if ((name_len > 8 && strncasecmp(name, "Content-", 8) == 0) ||
+	    name_is(name, name_len, "MIME-Version"))
+		return true;
+	if (h->is_root && name_is(name, name_len, "References"))
+		return true;
+	if (h->env == NULL)
+		return false;
+	for (size_t i = 0; i < ARRAY_SIZE(envelope); i++) {
+		if (name_is(name, name_len, envelope[i]))
+			return true;
+	}
+	return false;
 }
 
 void mime_hdr_field(struct mime_hdr *h, struct arena *a, const char *name, size_t name_len,
@@ -258,7 +299,7 @@ void mime_hdr_field(struct mime_hdr *h, struct arena *a, const char *name, size_
 	if (h->env != NULL)
 		envelope_field(h, a, name, name_len, value, value_len);
 	if (h->is_root && name_is(name, name_len, "References")) {
-		h->references = arena_strndup(a, value, value_len);
+		h->references = value_dup(a, value, value_len);
 	}
 }
 

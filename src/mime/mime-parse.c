@@ -4,8 +4,9 @@
    boundaries. Nothing of the body is kept: a body line is counted (LFs,
    bare LFs), given to the part's decoder and forgotten. Only three things
    are buffered, all bounded: the current header field (limits.max_field),
-   the first MIME_BOUNDARY_LINE_MAX bytes of a body line starting with "-"
-   (it may be a boundary), and a held-back CR/LF for the decoder.
+   the first MIME_BOUNDARY_LINE_MAX bytes of a line that may be a boundary
+   (a body line starting with "-", the line after a header's blank line),
+   and a held-back CR/LF for the decoder.
 
    Offsets: every part records the absolute position and the LF / bare-LF
    counters where its header starts, its body starts and its body ends;
@@ -17,7 +18,8 @@
    - the line end before a boundary line belongs to the boundary, unless the
      boundary is the first line after a header, a boundary or a part start;
    - a boundary inside a header cuts the header there; the line end before
-     it then goes to the parent part;
+     it then goes to the parent part. So does a boundary (not the part's
+     own) right after the blank line: the blank line leaves the header;
    - past limits.max_parts parts, boundaries are ordinary text; past
      limits.max_depth, multiparts and messages are leaves.
 
@@ -148,8 +150,12 @@ static struct boundary *boundary_match(struct boundary *list, const unsigned cha
 static struct boundary *line_boundary(struct mime_parser *p, uint64_t line_len, bool has_lf,
 				      bool *closing_r)
 {
-	if (p->lp_len < 2 || p->lp[0] != '-' || p->lp[1] != '-' || !can_be_boundary(p))
+	if (p->lp_len < 2 || p->lp[0] != '-' || p->lp[1] != '-' || p->boundaries == NULL)
 		return NULL;
+	if (!can_be_boundary(p)) {
+		p->msg->limit_hit = true; /* too many parts: boundaries are text */
+		return NULL;
+	}
 	return boundary_match(p->boundaries, p->lp + 2, p->lp_len - 2,
 			      line_len < 2 ? 0 : (size_t)(line_len - 2), has_lf, closing_r);
 }
@@ -165,7 +171,9 @@ static void dec_feed(struct mime_parser *p, const void *d, size_t n)
 static void dec_flush_held(struct mime_parser *p)
 {
 	if (p->dec_eol > 0) {
-		dec_feed(p, "\r\n" + (2 - p->dec_eol), p->dec_eol);
+		static const char crlf[] = "\r\n";
+
+		dec_feed(p, &crlf[2 - p->dec_eol], p->dec_eol);
 		p->dec_eol = 0;
 	}
 }
@@ -186,11 +194,13 @@ static void body_data(struct mime_parser *p, const unsigned char *d, size_t n, b
 			content--;
 			eol = 2;
 		} else if (content == 0 && p->dec_cr) {
+			/* the CR held back ends this line */
 			p->dec_cr = false;
 			eol = 2;
 		}
 	}
-	if (p->dec_cr && content > 0) {
+	if (p->dec_cr) {
+		/* more of the line follows: the held CR was data */
 		dec_feed(p, "\r", 1);
 		p->dec_cr = false;
 	}
@@ -444,37 +454,31 @@ static void field_process(struct mime_parser *p)
 {
 	const char *f = p->field.data, *colon, *v, *first_end;
 	size_t name_len, len;
-	struct buf *tmp = &p->hdr.tmp2;
 
 	p->in_field = false;
 	if (f == NULL || (colon = memchr(f, ':', p->field.len)) == NULL)
 		return;
+	name_len = (size_t)(colon - f);
+	while (name_len > 0 && (f[name_len - 1] == ' ' || f[name_len - 1] == '\t'))
+		name_len--;
+	name_len = strnlen(f, name_len); /* a NUL ends the name, as in Dovecot */
+	if (!mime_hdr_wants(&p->hdr, f, name_len))
+		return;
+	/* what we keep of headers is bounded per message */
 	if (p->header_used >= p->lim.max_header_total) {
 		p->msg->limit_hit = true;
 		return;
 	}
 	p->header_used += p->field.len;
-	name_len = (size_t)(colon - f);
-	while (name_len > 0 && (f[name_len - 1] == ' ' || f[name_len - 1] == '\t'))
-		name_len--;
-	/* blanks after the colon are skipped on the first line only */
+	/* blanks after the colon are skipped on the first line; when that
+	   line has nothing else, only one is (Dovecot) */
 	first_end = f + MIN(p->field_first_len, p->field.len);
 	v = colon + 1;
 	while (v < first_end && (*v == ' ' || *v == '\t'))
 		v++;
+	if (v == first_end && v > colon + 1)
+		v = colon + 2;
 	len = p->field.len - (size_t)(v - f);
-	if (memchr(v, '\0', len) != NULL) {
-		/* NUL becomes U+FFFD, as in Dovecot */
-		buf_clear(tmp);
-		for (size_t i = 0; i < len; i++) {
-			if (v[i] == '\0')
-				(void)buf_append(tmp, "\xef\xbf\xbd", 3);
-			else
-				(void)buf_append(tmp, &v[i], 1);
-		}
-		v = tmp->data;
-		len = tmp->len;
-	}
 	mime_hdr_field(&p->hdr, p->a, f, name_len, v, len);
 }
 
@@ -631,7 +635,8 @@ static size_t feed_body(struct mime_parser *p, const unsigned char *d, size_t le
 		p->in_line = true;
 		p->line = mark_now(p);
 		p->lp_len = 0;
-		p->lp_hold = d[0] == '-' && can_be_boundary(p);
+		/* held even past max_parts, to notice the limit */
+		p->lp_hold = d[0] == '-' && p->boundaries != NULL;
 	}
 	if (p->lp_hold)
 		return feed_body_held(p, d, len);

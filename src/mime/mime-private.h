@@ -87,7 +87,7 @@ struct mime_hdr {
 	const char *boundary; /* of a multipart, NULL when none */
 	const char *references; /* root only: References value, or NULL */
 	unsigned int addr_budget; /* for the whole message */
-	struct buf tmp, tmp2;
+	struct buf tmp;
 };
 
 void mime_hdr_init(struct mime_hdr *h);
@@ -96,6 +96,8 @@ void mime_hdr_deinit(struct mime_hdr *h);
    message/rfc822; is_mime for the children of a multipart. */
 void mime_hdr_begin(struct mime_hdr *h, struct mime_part *part, bool with_envelope,
 		    bool is_root, bool is_mime, struct arena *a);
+/* Whether a field of this name is used (the others cost nothing). */
+bool mime_hdr_wants(const struct mime_hdr *h, const char *name, size_t name_len);
 /* One unfolded field: name without trailing blanks, value after the colon
    and its leading blanks. */
 void mime_hdr_field(struct mime_hdr *h, struct arena *a, const char *name, size_t name_len,

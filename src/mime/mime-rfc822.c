@@ -37,6 +37,21 @@ static void out_add(struct buf *out, const unsigned char *p, size_t n)
 	(void)buf_append(out, p, n);
 }
 
+/* text of quoted strings, comments and domain literals: NUL becomes
+   U+FFFD there (atoms and tokens simply end at a NUL), as in Dovecot */
+static void out_add_text(struct buf *out, const unsigned char *p, size_t n)
+{
+	const unsigned char *nul;
+
+	while (n > 0 && (nul = memchr(p, '\0', n)) != NULL) {
+		out_add(out, p, (size_t)(nul - p));
+		(void)buf_append(out, "\xef\xbf\xbd", 3);
+		n -= (size_t)(nul - p) + 1;
+		p = nul + 1;
+	}
+	out_add(out, p, n);
+}
+
 static int lex_more(const struct mime_lex *l)
 {
 	return l->p < l->end ? 1 : 0;
@@ -51,18 +66,23 @@ static int lex_skip_comment(struct mime_lex *l)
 		buf_clear(l->comment);
 	start = ++l->p;
 	for (; l->p < l->end; l->p++) {
-		if (*l->p == '(') {
+		if (*l->p == '\0') {
+			/* kept as U+FFFD even when the comment never ends */
+			if (l->comment != NULL)
+				out_add_text(l->comment, start, (size_t)(l->p - start) + 1);
+			start = l->p + 1;
+		} else if (*l->p == '(') {
 			level++;
 		} else if (*l->p == ')') {
 			if (--level == 0) {
 				if (l->comment != NULL)
-					out_add(l->comment, start, (size_t)(l->p - start));
+					out_add_text(l->comment, start, (size_t)(l->p - start));
 				l->p++;
 				return lex_more(l);
 			}
 		} else if (*l->p == '\\') {
 			if (l->comment != NULL)
-				out_add(l->comment, start, (size_t)(l->p - start));
+				out_add_text(l->comment, start, (size_t)(l->p - start));
 			start = l->p + 1;
 			if (++l->p >= l->end)
 				return -1;
@@ -100,7 +120,8 @@ int mime_lex_atom(struct mime_lex *l, struct buf *out)
 	return l->p < l->end ? mime_lex_skip_lwsp(l) : 0;
 }
 
-/* RFC 822 allowed whitespace around the dots; so do we */
+/* RFC 822 allowed whitespace around the dots; so do we. A dot must be
+   followed by more atext ("b.", "b..c" fail). */
 int mime_lex_dot_atom(struct mime_lex *l, struct buf *out)
 {
 	const unsigned char *start;
@@ -121,8 +142,8 @@ int mime_lex_dot_atom(struct mime_lex *l, struct buf *out)
 			return 1;
 		l->p++;
 		out_add(out, (const unsigned char *)".", 1);
-		if ((ret = mime_lex_skip_lwsp(l)) <= 0)
-			return ret;
+		if (mime_lex_skip_lwsp(l) <= 0 || !mime_is_atext(*l->p))
+			return -1;
 		start = l->p;
 	}
 	out_add(out, start, (size_t)(l->p - start));
@@ -145,8 +166,12 @@ int mime_lex_quoted(struct mime_lex *l, struct buf *out)
 
 	start = ++l->p;
 	for (; l->p < l->end; l->p++) {
-		if (*l->p == '"') {
-			out_add(out, start, (size_t)(l->p - start));
+		if (*l->p == '\0') {
+			/* kept as U+FFFD even when the string never ends */
+			out_add_text(out, start, (size_t)(l->p - start) + 1);
+			start = l->p + 1;
+		} else if (*l->p == '"') {
+			out_add_text(out, start, (size_t)(l->p - start));
 			l->p++;
 			return mime_lex_skip_lwsp(l);
 		} else if (*l->p == '\n') {
@@ -155,12 +180,15 @@ int mime_lex_quoted(struct mime_lex *l, struct buf *out)
 
 			if (n > 0 && start[n - 1] == '\r')
 				n--;
-			out_add(out, start, n);
+			out_add_text(out, start, n);
 			start = l->p + 1;
 		} else if (*l->p == '\\') {
+			/* a backslash before a line break is just a backslash */
+			if (l->p + 1 < l->end && (l->p[1] == '\r' || l->p[1] == '\n'))
+				continue;
 			if (++l->p >= l->end)
 				return -1;
-			out_add(out, start, (size_t)(l->p - start - 1));
+			out_add_text(out, start, (size_t)(l->p - start - 1));
 			start = l->p;
 		}
 	}
@@ -210,7 +238,7 @@ static int lex_domain_literal(struct mime_lex *l, struct buf *out)
 				break;
 		} else if (*l->p == ']') {
 			l->p++;
-			out_add(out, start, (size_t)(l->p - start));
+			out_add_text(out, start, (size_t)(l->p - start));
 			return mime_lex_skip_lwsp(l);
 		}
 	}
@@ -249,7 +277,7 @@ int mime_lex_content_type(struct mime_lex *l, struct buf *out)
 	out_add(out, (const unsigned char *)"/", 1);
 	sub = out->len;
 	ret = mime_lex_token(l, out);
-	if (out->len == sub || (ret > 0 && *l->p != ';'))
+	if (ret < 0 || out->len == sub || (ret > 0 && *l->p != ';'))
 		goto broken;
 	return ret;
 broken:
@@ -296,6 +324,10 @@ static int lex_content_param(struct mime_lex *l, struct buf *key, struct buf *va
 }
 
 /* ---- RFC 2231 ---- */
+
+/* Dovecot reads at most this many parameters, skipped bytes of broken
+   ones counted as one each */
+#define PARAMS_MAX_STEPS 128
 
 struct rfc2231_section {
 	const char *key, *value;
@@ -432,12 +464,12 @@ void mime_params_parse(struct mime_lex *l, struct arena *a, const struct mime_pa
 	struct rfc2231_section *sec = NULL, *tmp;
 	size_t sec_count = 0, sec_cap = 0;
 	struct buf key, value;
-	unsigned int idx = 0;
+	unsigned int idx = 0, steps = 0;
 	int ret;
 
 	buf_init(&key, 0);
 	buf_init(&value, 0);
-	while ((ret = lex_content_param(l, &key, &value)) != 0) {
+	while (steps++ < PARAMS_MAX_STEPS && (ret = lex_content_param(l, &key, &value)) != 0) {
 		const char *k, *v;
 		size_t name_len;
 		bool extended = false;
@@ -449,8 +481,8 @@ void mime_params_parse(struct mime_lex *l, struct arena *a, const struct mime_pa
 			l->p++;
 			continue;
 		}
-		k = arena_strndup(a, key.data, key.len);
-		v = arena_strndup(a, value.data == NULL ? "" : value.data, value.len);
+		k = arena_strdup(a, key.data == NULL ? "" : key.data);
+		v = arena_strdup(a, value.data == NULL ? "" : value.data);
 		if (!section_split(k, &name_len, &idx, &extended)) {
 			param_add(&pl, a, k, v);
 			continue;

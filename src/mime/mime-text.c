@@ -157,6 +157,24 @@ const char *mime_header_decode(struct slice raw, struct arena *a)
 	return mime_decode_words(raw.ptr, raw.len, false, a);
 }
 
+/* iconv output is not always valid UTF-8 (glibc's UTF-8 decoder passes
+   code points past U+10FFFF through): U+FFFD for what is not */
+static void utf8_strict(struct buf *out, const unsigned char *s, size_t n)
+{
+	while (n > 0) {
+		int len = utf8_seq(s, n);
+
+		if (len > 0) {
+			(void)buf_append(out, s, (size_t)len);
+		} else {
+			(void)buf_append(out, "\xef\xbf\xbd", 3);
+			len = 1;
+		}
+		s += len;
+		n -= (size_t)len;
+	}
+}
+
 static void convert_all(iconv_t cd, struct buf *out, const unsigned char *s, size_t n)
 {
 	char obuf[1024];
@@ -171,7 +189,7 @@ static void convert_all(iconv_t cd, struct buf *out, const unsigned char *s, siz
 		size_t ret = iconv(cd, &in, &inleft, &o, &oleft);
 		int err = errno;
 
-		(void)buf_append(out, obuf, (size_t)(o - obuf));
+		utf8_strict(out, (const unsigned char *)obuf, (size_t)(o - obuf));
 		s = (const unsigned char *)in;
 		n = inleft;
 		if (ret != (size_t)-1 || err == E2BIG)
@@ -586,7 +604,7 @@ static void text_bytes(struct mime_text *t, const unsigned char *s, size_t n)
 				in = (char *)tmp + used;
 				r = iconv(t->cd, &in, &inleft, &o, &oleft);
 				err = errno;
-				(void)buf_append(&conv, obuf, (size_t)(o - obuf));
+				utf8_strict(&conv, (const unsigned char *)obuf, (size_t)(o - obuf));
 				used = (size_t)((unsigned char *)in - tmp);
 				if (r != (size_t)-1 || err == E2BIG)
 					continue;
@@ -675,9 +693,21 @@ uint64_t mime_text_part_end(struct mime_text *t)
 
 	if (t->enc == TE_BASE64 || t->enc == TE_QP)
 		decoded_data(t, out, g_mime_encoding_flush(&t->gm, "", 0, (char *)out));
-	if (t->want_text) {
-		if (t->carry_len > 0)
+	if (t->want_text && t->carry_len > 0) {
+		if (t->cd == (iconv_t)-1) {
+			/* a lead byte at the end: taken as ISO-8859-1 too */
+			struct buf tail;
+
+			buf_init(&tail, 0);
+			utf8_sanitize(&tail, t->carry, t->carry_len);
+			text_utf8(t, (const unsigned char *)tail.data, tail.len);
+			buf_free(&tail);
+		} else {
 			text_utf8(t, (const unsigned char *)"\xef\xbf\xbd", 3);
+		}
+		t->carry_len = 0;
+	}
+	if (t->want_text) {
 		if (t->hs == HS_ENTITY)
 			html_entity_end(t, false);
 		if (!t->have_preview && t->part_started) {
@@ -717,8 +747,10 @@ static const char *make_preview(const unsigned char *s, size_t n, struct arena *
 			  s[i] == '\f' || s[i] == '\v' ||
 			  (len == 2 && s[i] == 0xc2 && s[i + 1] == 0xa0);
 
-		if (len <= 0)
-			len = 1; /* cannot happen: the text is valid UTF-8 */
+		if (len <= 0) {
+			i++; /* not UTF-8 (cannot happen): left out */
+			continue;
+		}
 		if (ws) {
 			space = out.len > 0;
 		} else {
@@ -754,8 +786,10 @@ void mime_text_finish(struct mime_text *t, struct mime_message *msg, struct aren
 	msg->text = arena_strndup(a, (const char *)s, len);
 	msg->text_len = len;
 	msg->text_truncated = t->truncated;
-	msg->preview = t->have_preview ?
-			       make_preview(s + t->preview_start,
-					    t->preview_end - t->preview_start, a) :
-			       "";
+	msg->preview = "";
+	if (t->have_preview && t->preview_start < len) {
+		size_t end = MIN(t->preview_end, len);
+
+		msg->preview = make_preview(s + t->preview_start, end - t->preview_start, a);
+	}
 }

@@ -24,8 +24,10 @@
 
    Line endings: the message is stored as received. Sizes that IMAP reports
    (RFC822.SIZE, BODYSTRUCTURE octets, *_vsize) count every bare LF as CRLF,
-   as Dovecot does; FETCH must then send CRLF-normalised bytes for parts with
-   MIME_PART_BARE_LF. Offsets (*_start, *_end) are always raw positions.
+   as Dovecot does; FETCH must then send CRLF-normalised bytes for ranges
+   with has_bare_lf (struct mime_range). Offsets (*_start, *_end) are always
+   raw positions. Dovecot also sends NUL bytes as 0x80 outside BINARY: parts
+   with MIME_PART_HAS_NUL tell FETCH where that is needed.
 
    Thread safety: all functions may run concurrently on different messages
    (worker jobs). Nothing here logs; results live in the caller's arena. */
@@ -42,7 +44,7 @@ struct mime_limits {
 	unsigned int max_depth;  /* nested multipart + message/rfc822 levels */
 	unsigned int max_parts;  /* MIME parts; later boundaries are body text */
 	size_t max_field;        /* bytes kept of one header field */
-	size_t max_header_total; /* bytes of header fields parsed per message */
+	size_t max_header_total; /* bytes of used header fields per message */
 	size_t max_text;         /* bytes of UTF-8 text extracted for search */
 	uint64_t max_size;       /* message size; 0 = no limit */
 };
@@ -73,7 +75,8 @@ struct mime_address {
 
 /* Envelope fields of a message: header values after the colon and its
    blanks, NULL when absent. Folded values keep an LF where the lines broke
-   (the writers drop it as Dovecot does); NUL is replaced by U+FFFD. Address lists of repeated headers
+   (the writers drop it as Dovecot does); NUL is replaced by U+FFFD in
+   these strings and in quoted strings, and ends atoms elsewhere. Address lists of repeated headers
    are concatenated; for the other fields the last header wins. */
 struct mime_envelope {
 	const char *date, *subject, *in_reply_to, *message_id;

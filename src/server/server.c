@@ -97,7 +97,7 @@ static int instance_init(struct server *srv, struct server_instance *inst,
 		inst->auth = auth_new(srv->ms.store, &(struct auth_settings){ .server = sc,
 									   .rehash = true });
 		inst->proto_ctx = imap_server_new(sc, starttls, srv->hostname, inst->auth,
-						  srv->workers);
+						  srv->workers, &srv->ms);
 		inst->proto_free = imap_ctx_free;
 		break;
 	case SERVER_POP3:

@@ -6,6 +6,7 @@
 #include "store/store-schema.h"
 
 #include "lib/arena.h"
+#include "lib/utf8.h"
 #include "lib/util.h"
 
 #include <stdio.h>
@@ -54,39 +55,6 @@ void store_error_set(struct store_error *err, enum store_err code, const char *f
 #define ERR_OR_SINK(err) struct store_error err##_sink, *e = (err) != NULL ? (err) : &err##_sink
 
 /* ---- validation ------------------------------------------------------- */
-
-/* Length of the UTF-8 sequence at s (at most len bytes), or 0 when it is
-   not valid: overlong forms, surrogates and code points past U+10FFFF are
-   invalid. *cp_r gets the code point. */
-static size_t utf8_decode(const unsigned char *s, size_t len, uint32_t *cp_r)
-{
-	uint32_t cp, min;
-	size_t n;
-
-	if (s[0] < 0x80) {
-		*cp_r = s[0];
-		return 1;
-	} else if ((s[0] & 0xe0) == 0xc0) {
-		n = 2, cp = s[0] & 0x1f, min = 0x80;
-	} else if ((s[0] & 0xf0) == 0xe0) {
-		n = 3, cp = s[0] & 0x0f, min = 0x800;
-	} else if ((s[0] & 0xf8) == 0xf0) {
-		n = 4, cp = s[0] & 0x07, min = 0x10000;
-	} else {
-		return 0;
-	}
-	if (len < n)
-		return 0;
-	for (size_t i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3f);
-	}
-	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	*cp_r = cp;
-	return n;
-}
 
 static bool cp_is_control(uint32_t cp)
 {

@@ -26,9 +26,44 @@ struct vector {
 	const char *name;
 	bool crlf;           /* msg is written with \n: turn it into \r\n */
 	const char *msg;
+	size_t len;           /* of msg when it holds NUL bytes, else 0 */
 	const char *fetch;    /* Dovecot: (RFC822.SIZE n BODYSTRUCTURE .. BODY .. ENVELOPE ..) */
 	const char *sections; /* "section start end vsize" lines, "-" = BODY[] */
 };
+
+/* NUL bytes in headers: Dovecot ends atoms at a NUL and replaces it by
+   U+FFFD in quoted strings and unstructured values */
+#define HEADER_QUIRKS_MSG \
+	"From: \"na\x00me\" <a@b>, c@d\x00""e.f\n" \
+	"To: trailing@dot., x@y, \"a\\\n" \
+	" b\" <q@r>\n" \
+	"Cc: <a@b.>, g@h\n" \
+	"Message-ID:    \n" \
+	"In-Reply-To:\n" \
+	" <x@y>\n" \
+	"Date: D\x00""ate\n" \
+	"Subject: s\x00t \t  end\n" \
+	"MIME-Version: 1.0\n" \
+	"Content-Type: multipart/mixed; boundary=b\x00""c\n" \
+	"\n" \
+	"--b\n" \
+	"Content-Type: text/plain; name=\"x\x00y\"; z=w\x00v; c=d\n" \
+	"Content-Description: d\x00""e\n" \
+	"Content-Language: e\x00n, de\n" \
+	"Content-Disposition: attach\x00ment; filename=\"f\x00g\"\n" \
+	"\n" \
+	"body\x00with nul\n" \
+	"--b\n" \
+	"Content-Type: message/rfc822 (unterminated\n" \
+	"\n" \
+	"x\n" \
+	"--b\n" \
+	"Content-Type: text/html\n" \
+	"\n" \
+	"--b\n" \
+	"Content-Type: multipart/related; boundary=inner\n" \
+	"\n" \
+	"--b--\n"
 
 /* Generated from Dovecot 2.3.19.1: see the comment above. */
 static const struct vector vectors[] = {
@@ -825,13 +860,56 @@ static const struct vector vectors[] = {
 			"1 139 142 3\n"
 			"1.MIME 0 139 139\n",
 	},
+	{
+		.name = "header_quirks",
+		.crlf = true,
+		.msg = HEADER_QUIRKS_MSG,
+		.len = sizeof(HEADER_QUIRKS_MSG) - 1,
+		.fetch =
+			"(RFC822.SIZE 550 BODYSTRUCTURE ((\"text\" \"plain\" (\"name\" {5}\r\n"
+			"x\xef\xbf\xbdy \"z\" \"w\" \"c\" \"d\" \"charset\" \"us-ascii\") NIL {5"
+			"}\r\n"
+			"d\xef\xbf\xbd""e \"7bit\" 13 0 NIL (\"attach\" (\"filename\" {5}\r\n"
+			"f\xef\xbf\xbdg)) (\"e\") NIL)(\"\" \"\" NIL NIL NIL \"7bit\" 1 NIL NIL "
+			"NIL NIL)(\"text\" \"html\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" "
+			"0 0 NIL NIL NIL NIL)((\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL"
+			" NIL \"7bit\" 0 0 NIL NIL NIL NIL) \"related\" (\"boundary\" \"inner\")"
+			" NIL NIL NIL) \"mixed\" (\"boundary\" \"b\") NIL NIL NIL) BODY ((\"text"
+			"\" \"plain\" (\"name\" {5}\r\n"
+			"x\xef\xbf\xbdy \"z\" \"w\" \"c\" \"d\" \"charset\" \"us-ascii\") NIL {5"
+			"}\r\n"
+			"d\xef\xbf\xbd""e \"7bit\" 13 0)(\"\" \"\" NIL NIL NIL \"7bit\" 1)(\"tex"
+			"t\" \"html\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 0 0)((\"text\""
+			" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 0 0) \"related\""
+			") \"mixed\") ENVELOPE ({7}\r\n"
+			"D\xef\xbf\xbd""ate {9}\r\n"
+			"s\xef\xbf\xbdt end (({7}\r\n"
+			"na\xef\xbf\xbdme NIL \"a\" \"b\")(NIL NIL \"c\" \"d\")) (({7}\r\n"
+			"na\xef\xbf\xbdme NIL \"a\" \"b\")(NIL NIL \"c\" \"d\")) (({7}\r\n"
+			"na\xef\xbf\xbdme NIL \"a\" \"b\")(NIL NIL \"c\" \"d\")) ((NIL NIL \"tra"
+			"iling\" \"MISSING_DOMAIN\")(NIL NIL \"x\" \"y\")({4}\r\n"
+			"a\\ b NIL \"q\" \"r\")) ((NIL NIL \"a\" \"SYNTAX_ERROR\")) NIL \" <x@y>"
+			"\" \"   \"))",
+		.sections =
+			"HEADER 0 226 226\n"
+			"TEXT 226 550 324\n"
+			"- 0 550 550\n"
+			"1 386 399 13\n"
+			"1.MIME 231 386 155\n"
+			"2 452 453 1\n"
+			"2.MIME 406 452 46\n"
+			"3 485 485 0\n"
+			"3.MIME 460 485 25\n"
+			"4 541 541 0\n"
+			"4.MIME 492 541 49\n",
+	},
 };
 
 /* ---- helpers ---- */
 
 static char *msg_bytes(const struct vector *v, size_t *len_r)
 {
-	size_t n = strlen(v->msg), o = 0;
+	size_t n = v->len != 0 ? v->len : strlen(v->msg), o = 0;
 	char *out = malloc(2 * n + 1);
 
 	assert_non_null(out);
@@ -992,6 +1070,44 @@ static void test_dovecot_vectors(void **state)
 	buf_free(&out);
 }
 
+/* line ends split between reads, found by the fuzzer and by hand */
+static const struct vector split_extra[] = {
+	{ .name = "cr-cr-lf", .msg = "Subject: x\r\r\n\nbody\r\r\n\n\r" },
+	{ .name = "cr-boundary",
+	  .msg = "Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\na\r\r\n--b\r\rx\r\n"
+		 "--b\r\n\r\n\r\n--b--\r" },
+	{ .name = "qp-cr",
+	  .msg = "Content-Type: text/plain; charset=koi8-r\r\nContent-Transfer-Encoding: "
+		 "quoted-printable\r\n\r\n=F0=D2\r=\r\n\xf0\r\n" },
+	{ .name = "lone-dashes", .msg = "\n\n\r\n-\r\n--\r\n---\n" },
+	{ .name = "eoh-boundary",
+	  .msg = "Content-Type: multipart/mixed; boundary=x\n\n--x\nContent-Type: message/rfc822\n"
+		 "\n--x\nContent-Type: multipart/mixed; boundary=y\n\n--x--" },
+};
+
+static void check_split(const struct vector *v, struct buf *whole, struct buf *piece)
+{
+	size_t len;
+	char *data = msg_bytes(v, &len);
+	struct arena *a = arena_new(4096);
+
+	render_all(parse(data, len, a), whole);
+	for (size_t cut = 1; cut < len; cut++) {
+		arena_reset(a);
+		render_all(parse_pieces(data, len, 0, cut, a), piece);
+		if (piece->len != whole->len || memcmp(piece->data, whole->data, whole->len) != 0)
+			fail_msg("%s: differs when cut at %zu", v->name, cut);
+	}
+	for (size_t step = 1; step <= 3; step++) {
+		arena_reset(a);
+		render_all(parse_pieces(data, len, step, 0, a), piece);
+		if (piece->len != whole->len || memcmp(piece->data, whole->data, whole->len) != 0)
+			fail_msg("%s: differs fed %zu bytes at a time", v->name, step);
+	}
+	arena_free(&a);
+	free(data);
+}
+
 static void test_split_anywhere(void **state)
 {
 	struct buf whole, piece;
@@ -999,28 +1115,10 @@ static void test_split_anywhere(void **state)
 	(void)state;
 	buf_init(&whole, 0);
 	buf_init(&piece, 0);
-	for (size_t i = 0; i < ARRAY_SIZE(vectors); i++) {
-		const struct vector *v = &vectors[i];
-		size_t len;
-		char *data = msg_bytes(v, &len);
-		struct arena *a = arena_new(4096);
-
-		render_all(parse(data, len, a), &whole);
-		for (size_t cut = 1; cut < len; cut++) {
-			arena_reset(a);
-			render_all(parse_pieces(data, len, 0, cut, a), &piece);
-			if (piece.len != whole.len || memcmp(piece.data, whole.data, whole.len) != 0)
-				fail_msg("%s: differs when cut at %zu", v->name, cut);
-		}
-		for (size_t step = 1; step <= 3; step++) {
-			arena_reset(a);
-			render_all(parse_pieces(data, len, step, 0, a), &piece);
-			if (piece.len != whole.len || memcmp(piece.data, whole.data, whole.len) != 0)
-				fail_msg("%s: differs fed %zu bytes at a time", v->name, step);
-		}
-		arena_free(&a);
-		free(data);
-	}
+	for (size_t i = 0; i < ARRAY_SIZE(vectors); i++)
+		check_split(&vectors[i], &whole, &piece);
+	for (size_t i = 0; i < ARRAY_SIZE(split_extra); i++)
+		check_split(&split_extra[i], &whole, &piece);
 	buf_free(&whole);
 	buf_free(&piece);
 }

@@ -1,0 +1,672 @@
+/* FETCH and UID FETCH (RFC 9051 §6.4.5).
+
+   The item list is parsed on the loop into a fetch_req in the job's arena
+   (syntax errors answer BAD at once). The worker reads the metadata of the
+   whole set with one store_fetch(), marks \Seen for non-PEEK body items
+   (not in EXAMINE), then writes one "* n FETCH" per message, reading the
+   body from the blob store only for messages whose items need it.
+   ENVELOPE and BODYSTRUCTURE come from the strings stored at delivery;
+   sections and BODY parse the body again (src/mime), since the store keeps
+   no part offsets. Bodies are sent as stored, so the lengths agree with
+   RFC822.SIZE. */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "../deliver/deliver.h"
+#include "../lib/log.h"
+#include "../lib/util.h"
+#include "../mime/mime.h"
+#include "../store/blob.h"
+#include "../store/store.h"
+#include "imap-commands.h"
+
+#define FETCH_MAX_SECTIONS 32
+#define FETCH_MAX_PART_DEPTH 16
+/* below net/conn's 64 MiB output ceiling, which would drop the connection */
+#define FETCH_MAX_OUTPUT (48u * 1024 * 1024)
+
+enum fetch_item {
+	FI_UID = 1 << 0,
+	FI_FLAGS = 1 << 1,
+	FI_INTERNALDATE = 1 << 2,
+	FI_SIZE = 1 << 3,
+	FI_ENVELOPE = 1 << 4,
+	FI_BODYSTRUCTURE = 1 << 5,
+	FI_BODY = 1 << 6,
+	FI_MODSEQ = 1 << 7, /* RFC 7162 */
+};
+
+enum fields_mode { FIELDS_NONE, FIELDS_ONLY, FIELDS_NOT };
+
+struct fetch_section {
+	const char *label; /* as the response names it */
+	uint32_t nums[FETCH_MAX_PART_DEPTH];
+	size_t num_count;
+	bool whole;        /* BODY[] or RFC822 */
+	enum mime_section kind;
+	enum fields_mode fields_mode;
+	const char **fields;
+	size_t field_count;
+	bool partial;
+	uint64_t offset, length;
+	bool peek;
+};
+
+struct fetch_msg {
+	uint32_t uid, seq, flags;
+	uint64_t modseq;
+	const char *keywords;
+	int64_t internal_date;
+	uint64_t size;
+	char hash[BLOB_HASH_HEX_LEN + 1];
+	const char *envelope, *bodystructure;
+	bool flags_changed;
+};
+
+struct fetch_req {
+	unsigned int items;
+	struct fetch_section sections[FETCH_MAX_SECTIONS];
+	size_t section_count;
+	bool set_seen;
+	struct store_uid_range *set;
+	size_t set_count;
+	uint64_t changed_since; /* RFC 7162 CHANGEDSINCE, 0 = none */
+	uint64_t max_output;
+	/* worker state */
+	struct fetch_msg *msgs;
+	size_t count, cap;
+	struct imap_job *job;
+};
+
+/* ---- item parsing (on the loop) ----------------------------------------- */
+
+static bool parse_fields(struct fetch_section *sec, const char *p, const char *end,
+			 struct arena *a)
+{
+	size_t n = 0;
+
+	while (p < end && *p == ' ')
+		p++;
+	if (p >= end || *p != '(' || end[-1] != ')')
+		return false;
+	p++;
+	end--;
+	sec->fields = arena_alloc(a, (size_t)(end - p + 1) * sizeof(*sec->fields));
+	while (p < end) {
+		const char *start;
+
+		while (p < end && *p == ' ')
+			p++;
+		if (p >= end)
+			break;
+		if (*p == '"') {
+			start = ++p;
+			while (p < end && *p != '"')
+				p++;
+		} else {
+			start = p;
+			while (p < end && *p != ' ')
+				p++;
+		}
+		if (p == start)
+			return false;
+		sec->fields[n++] = arena_strndup(a, start, (size_t)(p - start));
+		if (p < end && *p == '"')
+			p++;
+	}
+	sec->field_count = n;
+	return n > 0;
+}
+
+/* "1.2.HEADER.FIELDS (From)" etc., the text between the brackets. */
+static bool parse_section(struct fetch_section *sec, const char *p, const char *end,
+			  struct arena *a)
+{
+	sec->kind = MIME_SECTION_BODY;
+	if (p == end) {
+		sec->whole = true;
+		return true;
+	}
+	while (p < end && *p >= '0' && *p <= '9') {
+		uint32_t n = 0;
+
+		while (p < end && *p >= '0' && *p <= '9') {
+			if (n > 100000000)
+				return false;
+			n = n * 10 + (uint32_t)(*p++ - '0');
+		}
+		if (n == 0 || sec->num_count == FETCH_MAX_PART_DEPTH)
+			return false;
+		sec->nums[sec->num_count++] = n;
+		if (p == end)
+			return true;
+		if (*p != '.')
+			return false;
+		p++;
+	}
+	if ((size_t)(end - p) == 4 && strncasecmp(p, "TEXT", 4) == 0) {
+		sec->kind = MIME_SECTION_TEXT;
+		return true;
+	}
+	if ((size_t)(end - p) == 4 && strncasecmp(p, "MIME", 4) == 0 && sec->num_count > 0) {
+		sec->kind = MIME_SECTION_MIME;
+		return true;
+	}
+	if ((size_t)(end - p) == 6 && strncasecmp(p, "HEADER", 6) == 0) {
+		sec->kind = MIME_SECTION_HEADER;
+		return true;
+	}
+	if ((size_t)(end - p) > 17 && strncasecmp(p, "HEADER.FIELDS.NOT", 17) == 0 &&
+	    (p[17] == ' ' || p[17] == '(')) {
+		sec->kind = MIME_SECTION_HEADER;
+		sec->fields_mode = FIELDS_NOT;
+		return parse_fields(sec, p + 17, end, a);
+	}
+	if ((size_t)(end - p) > 13 && strncasecmp(p, "HEADER.FIELDS", 13) == 0 &&
+	    (p[13] == ' ' || p[13] == '(')) {
+		sec->kind = MIME_SECTION_HEADER;
+		sec->fields_mode = FIELDS_ONLY;
+		return parse_fields(sec, p + 13, end, a);
+	}
+	return false;
+}
+
+/* BODY[...]<o.n> or BODY.PEEK[...]<o.n> */
+static bool parse_body_item(struct fetch_req *req, struct slice s, struct arena *a)
+{
+	const char *lb = memchr(s.ptr, '[', s.len);
+	const char *end = s.ptr + s.len, *rb;
+	struct fetch_section *sec;
+	size_t prefix = lb != NULL ? (size_t)(lb - s.ptr) : 0;
+
+	if (lb == NULL || req->section_count == FETCH_MAX_SECTIONS)
+		return false;
+	rb = lb;
+	while (rb < end && *rb != ']')
+		rb++;
+	if (rb == end)
+		return false;
+	sec = &req->sections[req->section_count];
+	*sec = (struct fetch_section){ 0 };
+	if (prefix == 4 && strncasecmp(s.ptr, "BODY", 4) == 0)
+		sec->peek = false;
+	else if (prefix == 9 && strncasecmp(s.ptr, "BODY.PEEK", 9) == 0)
+		sec->peek = true;
+	else
+		return false;
+	if (!parse_section(sec, lb + 1, rb, a))
+		return false;
+	if (rb + 1 < end) {
+		/* <offset.length> */
+		const char *p = rb + 1, *dot;
+
+		if (*p != '<' || end[-1] != '>')
+			return false;
+		dot = memchr(p, '.', (size_t)(end - p));
+		if (dot == NULL || str_to_u64(slice_from(p + 1, (size_t)(dot - p - 1)),
+					      &sec->offset) < 0 ||
+		    str_to_u64(slice_from(dot + 1, (size_t)(end - dot - 2)), &sec->length) < 0 ||
+		    sec->length == 0)
+			return false;
+		sec->partial = true;
+	}
+	sec->label = arena_printf(a, "BODY[%.*s]", (int)(rb - lb - 1), lb + 1);
+	if (sec->partial)
+		sec->label = arena_printf(a, "%s<%llu>", sec->label,
+					  (unsigned long long)sec->offset);
+	if (!sec->peek)
+		req->set_seen = true;
+	req->section_count++;
+	return true;
+}
+
+static bool add_rfc822(struct fetch_req *req, const char *label, enum mime_section kind,
+		       bool whole, bool peek)
+{
+	struct fetch_section *sec;
+
+	if (req->section_count == FETCH_MAX_SECTIONS)
+		return false;
+	sec = &req->sections[req->section_count++];
+	*sec = (struct fetch_section){ .label = label, .kind = kind, .whole = whole,
+				       .peek = peek };
+	if (!peek)
+		req->set_seen = true;
+	return true;
+}
+
+static bool parse_item(struct fetch_req *req, const struct imap_arg *arg, struct arena *a)
+{
+	static const struct {
+		const char *name;
+		unsigned int items;
+	} simple[] = {
+		{ "UID", FI_UID },
+		{ "FLAGS", FI_FLAGS },
+		{ "INTERNALDATE", FI_INTERNALDATE },
+		{ "RFC822.SIZE", FI_SIZE },
+		{ "ENVELOPE", FI_ENVELOPE },
+		{ "BODYSTRUCTURE", FI_BODYSTRUCTURE },
+		{ "BODY", FI_BODY },
+		{ "MODSEQ", FI_MODSEQ },
+		{ "ALL", FI_FLAGS | FI_INTERNALDATE | FI_SIZE | FI_ENVELOPE },
+		{ "FAST", FI_FLAGS | FI_INTERNALDATE | FI_SIZE },
+		{ "FULL", FI_FLAGS | FI_INTERNALDATE | FI_SIZE | FI_ENVELOPE | FI_BODY },
+	};
+
+	if (arg->type != IMAP_ARG_ATOM)
+		return false;
+	for (size_t i = 0; i < ARRAY_SIZE(simple); i++) {
+		if (slice_eq_ci(arg->str, simple[i].name)) {
+			req->items |= simple[i].items;
+			return true;
+		}
+	}
+	if (slice_eq_ci(arg->str, "RFC822"))
+		return add_rfc822(req, "RFC822", MIME_SECTION_BODY, true, false);
+	if (slice_eq_ci(arg->str, "RFC822.HEADER"))
+		return add_rfc822(req, "RFC822.HEADER", MIME_SECTION_HEADER, false, true);
+	if (slice_eq_ci(arg->str, "RFC822.TEXT"))
+		return add_rfc822(req, "RFC822.TEXT", MIME_SECTION_TEXT, false, false);
+	return parse_body_item(req, arg->str, a);
+}
+
+/* ---- the worker ------------------------------------------------------------ */
+
+static int fetch_cb(const struct store_message *msg, void *ctx)
+{
+	struct fetch_req *req = ctx;
+	struct arena *a = req->job->arena;
+	struct fetch_msg *m;
+	uint32_t seq = imap_uid_seq(req->job->uids, req->job->uid_count, msg->uid);
+
+	if (seq == 0)
+		return 0; /* not announced to this session yet */
+	if (req->count == req->cap) {
+		size_t cap = req->cap == 0 ? 64 : req->cap * 2;
+		struct fetch_msg *n = arena_alloc(a, cap * sizeof(*n));
+
+		if (req->count > 0)
+			memcpy(n, req->msgs, req->count * sizeof(*n));
+		req->msgs = n;
+		req->cap = cap;
+	}
+	m = &req->msgs[req->count++];
+	*m = (struct fetch_msg){
+		.uid = msg->uid,
+		.seq = seq,
+		.flags = msg->flags,
+		.modseq = msg->modseq,
+		.keywords = arena_strdup(a, msg->keywords != NULL ? msg->keywords : ""),
+		.internal_date = msg->internal_date,
+		.size = msg->size,
+		.envelope = msg->headers.envelope != NULL ? arena_strdup(a, msg->headers.envelope)
+							   : NULL,
+		.bodystructure = msg->headers.bodystructure != NULL
+					 ? arena_strdup(a, msg->headers.bodystructure)
+					 : NULL,
+	};
+	if (msg->content_hash != NULL && strlen(msg->content_hash) == BLOB_HASH_HEX_LEN)
+		memcpy(m->hash, msg->content_hash, BLOB_HASH_HEX_LEN + 1);
+	return 0;
+}
+
+/* RFC 9051 §6.4.5: a body item without PEEK sets \Seen (not in EXAMINE). */
+static int fetch_mark_seen(struct fetch_req *req, struct store_error *err)
+{
+	struct imap_job *job = req->job;
+	struct store_uid_range *set = arena_alloc(job->arena, (req->count + 1) * sizeof(*set));
+	struct store_flags_result *res;
+	struct store_flags_update upd = { .op = STORE_FLAGS_ADD, .flags = STORE_FLAG_SEEN };
+	uint32_t *failed;
+	size_t n = 0, res_count, failed_count;
+
+	for (size_t i = 0; i < req->count; i++) {
+		if ((req->msgs[i].flags & STORE_FLAG_SEEN) == 0)
+			set[n++] = (struct store_uid_range){ req->msgs[i].uid, req->msgs[i].uid };
+	}
+	if (n == 0)
+		return 0;
+	if (store_flags_update(job->ms->store, job->mailbox_id, set, n, &upd, job->arena, &res,
+			       &res_count, &failed, &failed_count, err) < 0)
+		return -1;
+	for (size_t i = 0, j = 0; i < res_count; i++) {
+		while (j < req->count && req->msgs[j].uid < res[i].uid)
+			j++;
+		if (j < req->count && req->msgs[j].uid == res[i].uid && res[i].changed) {
+			req->msgs[j].flags = res[i].flags;
+			req->msgs[j].keywords = res[i].keywords;
+			req->msgs[j].modseq = res[i].modseq;
+			req->msgs[j].flags_changed = true;
+		}
+	}
+	return 0;
+}
+
+static void append_internaldate(struct buf *out, int64_t t)
+{
+	static const char *const months[] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
+					      "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (gmtime_r(&tt, &tm) == NULL)
+		tm = (struct tm){ .tm_mday = 1, .tm_year = 70 };
+	(void)buf_printf(out, "\"%02d-%s-%04d %02d:%02d:%02d +0000\"", tm.tm_mday,
+			 months[tm.tm_mon % 12], tm.tm_year + 1900, tm.tm_hour, tm.tm_min,
+			 tm.tm_sec);
+}
+
+static bool field_listed(const struct fetch_section *sec, const char *name, size_t len)
+{
+	for (size_t i = 0; i < sec->field_count; i++) {
+		if (strlen(sec->fields[i]) == len && strncasecmp(sec->fields[i], name, len) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* The header fields of [p, end) that the section asks for, and the blank
+   line ending them. */
+static void filter_header(const struct fetch_section *sec, const char *p, const char *end,
+			  struct buf *out)
+{
+	while (p < end) {
+		const char *line_end = p, *colon;
+		bool blank;
+
+		/* one field: its line and the continuation lines */
+		do {
+			const char *lf = memchr(line_end, '\n', (size_t)(end - line_end));
+
+			line_end = lf != NULL ? lf + 1 : end;
+		} while (line_end < end && (*line_end == ' ' || *line_end == '\t'));
+		blank = (line_end - p == 1) || (line_end - p == 2 && p[0] == '\r');
+		if (blank)
+			break;
+		colon = memchr(p, ':', (size_t)(line_end - p));
+		if (colon != NULL) {
+			size_t nlen = (size_t)(colon - p);
+			bool listed;
+
+			while (nlen > 0 && (p[nlen - 1] == ' ' || p[nlen - 1] == '\t'))
+				nlen--;
+			listed = field_listed(sec, p, nlen);
+			if (listed == (sec->fields_mode == FIELDS_ONLY))
+				(void)buf_append(out, p, (size_t)(line_end - p));
+		}
+		p = line_end;
+	}
+	(void)buf_append_str(out, "\r\n");
+}
+
+struct body_ctx {
+	const char *data;
+	size_t len;
+	struct arena *arena;      /* per message */
+	struct mime_message *mime; /* parsed lazily */
+	bool loaded;
+};
+
+static struct mime_message *body_mime(struct body_ctx *bc)
+{
+	const char *error;
+
+	if (bc->mime == NULL && mime_parse(bc->data, bc->len, bc->arena, &bc->mime, &error) < 0)
+		bc->mime = NULL;
+	return bc->mime;
+}
+
+/* Appends label SP (literal or NIL) for one section. */
+static void append_section(struct fetch_req *req, const struct fetch_section *sec,
+			   struct body_ctx *bc, struct buf *tmp)
+{
+	struct buf *out = &req->job->out;
+	const char *p = bc->data, *error;
+	size_t len = bc->len;
+
+	buf_clear(tmp);
+	if (!sec->whole) {
+		struct mime_message *m = body_mime(bc);
+		struct mime_range r;
+
+		if (m == NULL || mime_section_find(m->root, sec->nums, sec->num_count, sec->kind,
+						   &r, &error) < 0 ||
+		    r.end > bc->len || r.start > r.end) {
+			(void)buf_printf(out, "%s NIL", sec->label);
+			return;
+		}
+		p = bc->data + r.start;
+		len = (size_t)(r.end - r.start);
+		if (sec->fields_mode != FIELDS_NONE) {
+			filter_header(sec, p, p + len, tmp);
+			p = tmp->data;
+			len = tmp->len;
+		}
+	}
+	if (sec->partial) {
+		uint64_t off = MIN(sec->offset, (uint64_t)len);
+
+		p += off;
+		len = (size_t)MIN((uint64_t)len - off, sec->length);
+	}
+	(void)buf_printf(out, "%s {%zu}\r\n", sec->label, len);
+	(void)buf_append(out, p, len);
+}
+
+static bool needs_body(const struct fetch_req *req, const struct fetch_msg *m)
+{
+	return req->section_count > 0 || (req->items & FI_BODY) != 0 ||
+	       ((req->items & FI_BODYSTRUCTURE) != 0 &&
+		(m->bodystructure == NULL || m->bodystructure[0] == '\0'));
+}
+
+/* Reads the message body from the blob store into body. */
+static int fetch_load_body(struct imap_job *job, const struct fetch_msg *m, const char *address,
+			   struct buf *body, struct body_ctx *bc)
+{
+	struct blob_error berr = { 0 };
+	struct buf key;
+	int ret;
+
+	buf_init(&key, BLOB_KEY_MAX);
+	ret = blob_key_from_address(address, m->hash, &key, &berr);
+	if (ret == 0)
+		ret = blob_get(job->ms->blob, key.data, body, NULL, &berr);
+	buf_free(&key);
+	if (ret < 0) {
+		/* a message row without its body is the world being wrong */
+		job->failed = true;
+		snprintf(job->error, sizeof(job->error), "op=fetch uid=%u blob %s: %s", m->uid,
+			 blob_err_name(berr.code), berr.msg);
+		return -1;
+	}
+	bc->data = body->data != NULL ? body->data : "";
+	bc->len = body->len;
+	bc->arena = arena_new(16384);
+	return 0;
+}
+
+/* BODYSTRUCTURE (extended) or BODY: stored at delivery, else computed. */
+static void append_structure(struct buf *out, const char *stored, struct body_ctx *bc,
+			     bool extended)
+{
+	if (extended && stored != NULL && stored[0] != '\0')
+		(void)buf_append_str(out, stored);
+	else if (body_mime(bc) != NULL)
+		(void)mime_bodystructure(bc->mime->root, extended, out);
+	else
+		(void)buf_append_str(out, "NIL");
+}
+
+/* The metadata items of one message, each preceded by a space. */
+static void append_meta(const struct fetch_req *req, const struct fetch_msg *m,
+			struct body_ctx *bc, struct buf *out)
+{
+	unsigned int items = req->items;
+
+	if ((items & FI_UID) != 0)
+		(void)buf_printf(out, " UID %u", m->uid);
+	if ((items & FI_FLAGS) != 0 || m->flags_changed) {
+		(void)buf_append_str(out, " FLAGS ");
+		imap_append_flags(out, m->flags, m->keywords);
+	}
+	if ((items & FI_MODSEQ) != 0 || (m->flags_changed && req->job->condstore))
+		(void)buf_printf(out, " MODSEQ (%llu)", (unsigned long long)m->modseq);
+	if ((items & FI_INTERNALDATE) != 0) {
+		(void)buf_append_str(out, " INTERNALDATE ");
+		append_internaldate(out, m->internal_date);
+	}
+	if ((items & FI_SIZE) != 0)
+		(void)buf_printf(out, " RFC822.SIZE %llu", (unsigned long long)m->size);
+	if ((items & FI_ENVELOPE) != 0)
+		(void)buf_printf(out, " ENVELOPE %s",
+				 m->envelope != NULL && m->envelope[0] != '\0' ? m->envelope
+									     : "NIL");
+	if ((items & FI_BODYSTRUCTURE) != 0) {
+		(void)buf_append_str(out, " BODYSTRUCTURE ");
+		append_structure(out, m->bodystructure, bc, true);
+	}
+	if ((items & FI_BODY) != 0) {
+		(void)buf_append_str(out, " BODY ");
+		append_structure(out, NULL, bc, false);
+	}
+}
+
+static int fetch_one(struct fetch_req *req, struct fetch_msg *m, const char *address,
+		     struct buf *body, struct buf *tmp)
+{
+	struct buf *out = &req->job->out;
+	struct body_ctx bc = { 0 };
+	struct buf meta;
+
+	if (needs_body(req, m) && fetch_load_body(req->job, m, address, body, &bc) < 0)
+		return -1;
+	/* every item comes with a leading space: the first one's is dropped */
+	buf_init(&meta, 0);
+	append_meta(req, m, &bc, &meta);
+	(void)buf_printf(out, "* %u FETCH (", m->seq);
+	if (meta.len > 0)
+		(void)buf_append(out, meta.data + 1, meta.len - 1);
+	for (size_t i = 0; i < req->section_count; i++) {
+		if (i > 0 || meta.len > 0)
+			(void)buf_append_str(out, " ");
+		append_section(req, &req->sections[i], &bc, tmp);
+	}
+	(void)buf_append_str(out, ")\r\n");
+	buf_free(&meta);
+	arena_free(&bc.arena);
+	return 0;
+}
+
+static void fetch_run(struct imap_job *job)
+{
+	struct fetch_req *req = job->ctx;
+	struct store_error err = { 0 };
+	struct store_account account = { 0 };
+	unsigned int fields = STORE_FETCH_KEYWORDS;
+	struct buf body, tmp;
+	bool any_body = req->section_count > 0 || (req->items & (FI_BODY | FI_BODYSTRUCTURE));
+
+	req->job = job;
+	if (req->items & FI_INTERNALDATE)
+		fields |= STORE_FETCH_DATES;
+	if (req->items & FI_SIZE)
+		fields |= STORE_FETCH_SIZE;
+	if (req->items & FI_ENVELOPE)
+		fields |= STORE_FETCH_ENVELOPE;
+	if (req->items & FI_BODYSTRUCTURE)
+		fields |= STORE_FETCH_BODYSTRUCTURE;
+	if (any_body)
+		fields |= STORE_FETCH_BLOB;
+	if (req->set_count > 0 &&
+	    store_fetch(job->ms->store, job->mailbox_id, req->set, req->set_count, fields,
+			req->changed_since, fetch_cb, req, &err) < 0) {
+		imap_job_fail(job, "fetch", &err);
+		return;
+	}
+	if (any_body && req->count > 0 &&
+	    store_account_get(job->ms->store, job->account_id, job->arena, &account, &err) < 0) {
+		imap_job_fail(job, "fetch", &err);
+		return;
+	}
+	if (req->set_seen && !job->readonly && fetch_mark_seen(req, &err) < 0) {
+		imap_job_fail(job, "fetch", &err);
+		return;
+	}
+	buf_init(&body, 0);
+	buf_init(&tmp, 0);
+	imap_job_tagged(job, "OK", "FETCH completed");
+	for (size_t i = 0; i < req->count; i++) {
+		if (fetch_one(req, &req->msgs[i], account.primary_address, &body, &tmp) < 0)
+			break;
+		if (job->out.len > req->max_output && i + 1 < req->count) {
+			/* RFC 9051 §6.4.5 lets a FETCH answer part of the set */
+			imap_job_tagged(job, "NO", "[LIMIT] Response too large, fetched up to "
+						   "message %u: fetch fewer messages at once",
+					req->msgs[i].seq);
+			break;
+		}
+	}
+	buf_free(&body);
+	buf_free(&tmp);
+}
+
+static int fetch_modifiers(struct fetch_req *req, const struct imap_arg *l)
+{
+	if (l->type != IMAP_ARG_LIST || l->list_count != 2 || l->list[0].type != IMAP_ARG_ATOM ||
+	    !slice_eq_ci(l->list[0].str, "CHANGEDSINCE") || l->list[1].type != IMAP_ARG_ATOM ||
+	    str_to_u64(l->list[1].str, &req->changed_since) < 0)
+		return -1;
+	req->items |= FI_MODSEQ;
+	return 0;
+}
+
+enum cmd_ret imap_cmd_fetch(struct imap_cmd *cmd)
+{
+	struct imap_client *ic = cmd->client;
+	const struct imap_cmd_args *args = cmd->args;
+	struct imap_job *job;
+	struct fetch_req *req;
+	const struct imap_arg *items;
+
+	if (args->count < 2 || args->args[0].type != IMAP_ARG_ATOM)
+		return imap_cmd_bad(cmd, "FETCH expects a sequence set and items");
+	job = imap_job_new(cmd, fetch_run, NULL, true);
+	req = arena_alloc(job->arena, sizeof(*req));
+	*req = (struct fetch_req){ 0 };
+	job->ctx = req;
+	req->max_output = FETCH_MAX_OUTPUT;
+	if (ic->srv->cfg->session_memory_limit != 0)
+		req->max_output = MIN(req->max_output, ic->srv->cfg->session_memory_limit);
+	if (imap_seqset_parse(ic, args->args[0].str, cmd->is_uid, job->arena, &req->set,
+			      &req->set_count) < 0) {
+		imap_job_discard(&job);
+		return imap_cmd_bad(cmd, "Invalid sequence set");
+	}
+	items = &args->args[1];
+	if (items->type == IMAP_ARG_LIST) {
+		for (size_t i = 0; i < items->list_count; i++) {
+			if (!parse_item(req, &items->list[i], job->arena)) {
+				imap_job_discard(&job);
+				return imap_cmd_bad(cmd, "Invalid FETCH item");
+			}
+		}
+	} else if (!parse_item(req, items, job->arena)) {
+		imap_job_discard(&job);
+		return imap_cmd_bad(cmd, "Invalid FETCH item");
+	}
+	/* RFC 7162 §3.1.4: (CHANGEDSINCE modseq) */
+	if (args->count > 2 && (args->count != 3 || fetch_modifiers(req, &args->args[2]) < 0)) {
+		imap_job_discard(&job);
+		return imap_cmd_bad(cmd, "Invalid FETCH modifiers");
+	}
+	if ((req->items & FI_MODSEQ) != 0)
+		ic->condstore_enabled = job->condstore = true;
+	/* RFC 9051 §6.4.9: UID FETCH always returns UID */
+	if (cmd->is_uid)
+		req->items |= FI_UID;
+	return imap_job_submit(job);
+}
