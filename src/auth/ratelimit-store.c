@@ -16,7 +16,9 @@
 
 struct rls_tracked {
 	enum store_block_kind kind;
-	int64_t until;
+	bool is_window;	  /* a window block, else a fast block */
+	int64_t until;	  /* as stored: Unix seconds, rounded up */
+	int64_t until_ms; /* the exact end, wall clock milliseconds */
 	char key[RLS_KEY_MAX];
 };
 
@@ -50,12 +52,12 @@ static int64_t rls_wall_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* The end of a block of duration_ms starting now, in whole seconds, rounded up. */
-static int64_t rls_until(uint64_t duration_ms)
+/* The end of a block of duration_ms starting now, wall clock milliseconds. */
+static int64_t rls_until_ms(uint64_t duration_ms)
 {
 	uint64_t d = MIN(duration_ms, (uint64_t)INT32_MAX * 1000);
 
-	return (rls_wall_ms() + (int64_t)d + 999) / 1000;
+	return rls_wall_ms() + (int64_t)d;
 }
 
 static void rls_error(struct ratelimit_store *rs, const char *op, const struct store_error *err)
@@ -97,8 +99,9 @@ static void rls_remove_locked(struct ratelimit_store *rs, struct rls_tracked *t)
 }
 
 static void rls_track(struct ratelimit_store *rs, enum store_block_kind kind, const char *key,
-		      int64_t until)
+		      bool is_window, int64_t until_ms)
 {
+	int64_t until = (until_ms + 999) / 1000;
 	struct rls_tracked *t;
 
 	pthread_mutex_lock(&rs->lock);
@@ -113,48 +116,58 @@ static void rls_track(struct ratelimit_store *rs, enum store_block_kind kind, co
 	} else if (t == NULL) {
 		t = &rs->tracked[rs->tracked_count++];
 	}
-	*t = (struct rls_tracked){.kind = kind, .until = until};
+	*t = (struct rls_tracked){
+	    .kind = kind, .is_window = is_window, .until = until, .until_ms = until_ms};
 	(void)snprintf(t->key, sizeof(t->key), "%s", key);
 	pthread_mutex_unlock(&rs->lock);
 }
 
-static bool rls_is_tracked(struct ratelimit_store *rs, enum store_block_kind kind, const char *key,
-			   int64_t now)
+/* Does a block the store holds refuse the attempt? rl has just allowed it.
+   A block this instance did not write (or no longer tracks): yes. A window
+   block it wrote: no, rl judged it (the window may have slid, or the
+   address is a known one for that username). A fast block it wrote: until
+   its exact end, so that rl losing the entry (evicted at its cap) does not
+   lift it early. */
+static bool rls_refuses(struct ratelimit_store *rs, enum store_block_kind kind, const char *key,
+			int64_t now_ms)
 {
 	struct rls_tracked *t;
-	bool found;
+	bool refuse;
 
 	pthread_mutex_lock(&rs->lock);
 	t = rls_find_locked(rs, kind, key);
-	found = t != NULL && t->until > now;
+	if (t == NULL || t->until * 1000 <= now_ms)
+		refuse = true;
+	else
+		refuse = !t->is_window && now_ms < t->until_ms;
 	pthread_mutex_unlock(&rs->lock);
-	return found;
+	return refuse;
 }
 
 /* ---- hooks ---- */
 
-/* 1: the store holds an active block not written here (refuse), 0: no
-   such block, -1: store error (recorded). */
+/* 1: refuse (see rls_refuses), 0: no block to enforce, -1: store error
+   (recorded). */
 static int rls_blocked(struct ratelimit_store *rs, enum store_block_kind kind, const char *key,
-		       int64_t now)
+		       int64_t now_ms)
 {
 	struct store_error err;
 	int64_t until = 0;
 
-	if (store_auth_block_get(rs->st, kind, key, now, &until, &err) < 0) {
+	if (store_auth_block_get(rs->st, kind, key, now_ms / 1000, &until, &err) < 0) {
 		rls_error(rs, "auth block get", &err);
 		return -1;
 	}
 	if (until == 0)
 		return 0;
-	return rls_is_tracked(rs, kind, key, now) ? 0 : 1;
+	return rls_refuses(rs, kind, key, now_ms) ? 1 : 0;
 }
 
 static enum ratelimit_verdict rls_check(void *context, const char *ip_key, const char *user_key,
 					enum ratelimit_kind kind, uint64_t now_ms)
 {
 	struct ratelimit_store *rs = context;
-	int64_t now = rls_wall_ms() / 1000;
+	int64_t now = rls_wall_ms();
 	char key[RLS_KEY_MAX];
 	int ret = 0;
 
@@ -171,16 +184,16 @@ static enum ratelimit_verdict rls_check(void *context, const char *ip_key, const
 }
 
 static void rls_write(struct ratelimit_store *rs, enum store_block_kind kind, const char *key,
-		      uint64_t duration_ms)
+		      bool is_window, uint64_t duration_ms)
 {
 	struct store_error err;
-	int64_t until = rls_until(duration_ms);
+	int64_t until_ms = rls_until_ms(duration_ms);
 
-	if (store_auth_block_set(rs->st, kind, key, until, &err) < 0) {
+	if (store_auth_block_set(rs->st, kind, key, (until_ms + 999) / 1000, &err) < 0) {
 		rls_error(rs, "auth block set", &err);
 		return;
 	}
-	rls_track(rs, kind, key, until);
+	rls_track(rs, kind, key, is_window, until_ms);
 }
 
 static void rls_maybe_prune(struct ratelimit_store *rs)
@@ -216,15 +229,15 @@ static void rls_record(void *context, const char *ip_key, const char *user_key,
 	if (ip_key != NULL && ip_key[0] != '\0') {
 		v = ratelimit_check(rs->shadow, ip_key, NULL, kind, now_ms, &delay);
 		if (v == RATELIMIT_BLOCKED_FAST)
-			rls_write(rs, STORE_BLOCK_IP, ip_key, c->fast_block_ms);
+			rls_write(rs, STORE_BLOCK_IP, ip_key, false, c->fast_block_ms);
 		else if (v == RATELIMIT_BLOCKED_IP)
-			rls_write(rs, STORE_BLOCK_IP, ip_key, c->ip_window_ms);
+			rls_write(rs, STORE_BLOCK_IP, ip_key, true, c->ip_window_ms);
 	}
 	if (rls_user_key(user_key, kind, key)) {
 		/* without an IP: the username rule as it applies to strangers */
 		v = ratelimit_check(rs->shadow, NULL, user_key, kind, now_ms, &delay);
 		if (v == RATELIMIT_BLOCKED_USERNAME)
-			rls_write(rs, STORE_BLOCK_USER, key, c->username_window_ms);
+			rls_write(rs, STORE_BLOCK_USER, key, true, c->username_window_ms);
 	}
 	rls_maybe_prune(rs);
 }

@@ -28,9 +28,12 @@
 
    Reads (check hook, after rl said ALLOW, on every attempt): the store's
    block for the IP key and the username key (two point reads).
-   - A block written by this instance (tracked in memory) is ignored: rl
-     already judged it and allowed (its window may have slid, or the
-     address is a known one for that username).
+   - A window block written by this instance (tracked in memory) is
+     ignored: rl already judged it and allowed (its window may have slid,
+     or the address is a known one for that username).
+   - A fast block written by this instance refuses until its exact end (in
+     milliseconds, not the stored second): normally rl refused first, but
+     rl may have lost the entry (evicted at its cap).
    - Any other block (written before a restart, by sora-admin, or by
      another server section of this process) refuses the attempt.
    - A store error refuses the attempt (fail closed) and is counted;

@@ -251,6 +251,7 @@ def hydra(srv, words, tmp_path):
     r = subprocess.run(["hydra", "-l", "alice@example.org", "-P", str(pw), "-t", "2",
                         "-s", str(srv.port("imap")), "-I", "-f", "127.0.0.1", "imap"],
                        capture_output=True, text=True, timeout=T(300))
+    print(r.stdout + r.stderr)  # shown with pytest -rP
     return r.stdout + r.stderr
 
 
