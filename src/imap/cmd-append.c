@@ -106,8 +106,9 @@ static void append_store(struct imap_job *job)
 
 		if (store_flags_update(job->ms->store, mbox.id, &one, 1, &upd, job->arena, &fr,
 				       &fr_count, &failed, &failed_count, &err) < 0)
-			snprintf(req->warning, sizeof(req->warning), "uid=%u keywords not set: %s %s",
-				 res.uid, store_err_name(err.code), err.msg);
+			snprintf(req->warning, sizeof(req->warning),
+				 "uid=%u keywords not set: %s %s", res.uid,
+				 store_err_name(err.code), err.msg);
 	}
 	req->ok = true;
 	/* RFC 9051 §6.3.12: the selected mailbox announces the new message */

@@ -7,17 +7,17 @@
    into the job's arena on the loop, before the command arena is reused.
    Names are UTF-8 in the store; IMAP4rev1 clients see and send modified
    UTF-7 (RFC 3501 §5.1.3), IMAP4rev2 clients UTF-8 (RFC 9051 §5.1). */
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "../deliver/deliver.h"
 #include "../lib/log.h"
+#include "../lib/utf8.h"
 #include "../lib/util.h"
 #include "../store/store.h"
 #include "imap-commands.h"
 
-/* bounded backtracking for '*' and '%' */
-#define LIST_MAX_WILDCARDS 16
 
 struct mailbox_req {
 	const char *name;
@@ -31,41 +31,7 @@ struct mailbox_req {
 static const char mutf7_b64[] =
 	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+,";
 
-/* One code point of valid UTF-8 (the store validated the names); -1 when
-   the bytes are not UTF-8. */
-static int utf8_next(const unsigned char *s, size_t len, uint32_t *cp_r)
-{
-	unsigned int n;
-	uint32_t cp;
-
-	if (s[0] < 0x80) {
-		*cp_r = s[0];
-		return 1;
-	}
-	if ((s[0] & 0xe0) == 0xc0) {
-		n = 2;
-		cp = s[0] & 0x1f;
-	} else if ((s[0] & 0xf0) == 0xe0) {
-		n = 3;
-		cp = s[0] & 0x0f;
-	} else if ((s[0] & 0xf8) == 0xf0) {
-		n = 4;
-		cp = s[0] & 0x07;
-	} else {
-		return -1;
-	}
-	if (len < n)
-		return -1;
-	for (unsigned int i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return -1;
-		cp = (cp << 6) | (s[i] & 0x3f);
-	}
-	*cp_r = cp > 0x10ffff ? 0xfffd : cp;
-	return (int)n;
-}
-
-static void utf8_put(struct buf *out, uint32_t cp)
+static void mutf7_put_utf8(struct buf *out, uint32_t cp)
 {
 	char b[4];
 	size_t n;
@@ -117,13 +83,14 @@ static void mutf7_encode(const char *s, struct buf *out)
 			uint16_t units[2];
 			size_t nu = 1;
 			uint32_t cp;
-			int n = utf8_next(p + i, len - i, &cp);
+			size_t n = utf8_decode(p + i, len - i, &cp);
 
-			if (n < 0) {
+			if (n == 0) {
+				/* the store keeps valid UTF-8 only */
 				cp = 0xfffd;
 				n = 1;
 			}
-			i += (size_t)n;
+			i += n;
 			if (cp >= 0x10000) {
 				cp -= 0x10000;
 				units[0] = (uint16_t)(0xd800 | (cp >> 10));
@@ -137,7 +104,8 @@ static void mutf7_encode(const char *s, struct buf *out)
 				nbits += 16;
 				while (nbits >= 6) {
 					nbits -= 6;
-					(void)buf_append(out, &mutf7_b64[(bits >> nbits) & 0x3f], 1);
+					(void)buf_append(out,
+							 &mutf7_b64[(bits >> nbits) & 0x3f], 1);
 				}
 			}
 		}
@@ -182,14 +150,14 @@ static int mutf7_decode(const char *s, struct buf *out)
 			if (high != 0) {
 				if (u < 0xdc00 || u > 0xdfff)
 					return -1;
-				utf8_put(out, 0x10000 + ((high - 0xd800) << 10) + (u - 0xdc00));
+				mutf7_put_utf8(out, 0x10000 + ((high - 0xd800) << 10) + (u - 0xdc00));
 				high = 0;
 			} else if (u >= 0xd800 && u <= 0xdbff) {
 				high = u;
 			} else if (u >= 0xdc00 && u <= 0xdfff) {
 				return -1;
 			} else {
-				utf8_put(out, u);
+				mutf7_put_utf8(out, u);
 			}
 		}
 		if (*p != '-' || !any || high != 0 || nbits >= 6 ||
@@ -395,7 +363,8 @@ enum cmd_ret imap_cmd_create(struct imap_cmd *cmd)
 			unsigned int bit = special_use_parse(l->list[1].list[i].str);
 
 			if (bit == 0)
-				return imap_cmd_no(cmd, "[USEATTR] Unsupported special-use attribute");
+				return imap_cmd_no(cmd, "[USEATTR] Unsupported special-use "
+							"attribute");
 			use |= bit;
 		}
 	}
@@ -496,29 +465,42 @@ enum cmd_ret imap_cmd_unsubscribe(struct imap_cmd *cmd)
 
 /* ---- LIST / LSUB --------------------------------------------------------- */
 
-/* RFC 9051 §6.3.9: '*' matches anything, '%' anything but the delimiter. */
-static bool list_match(const char *pat, const char *name, unsigned int depth)
+/* RFC 9051 §6.3.9: '*' matches anything, '%' anything but the delimiter.
+   Run as an NFA over the pattern positions (O(pattern x name), no
+   backtracking: a pattern of many wildcards cannot burn a worker). */
+static bool list_match(const char *pat, const char *name)
 {
-	while (*pat != '\0') {
-		if (*pat == '*' || *pat == '%') {
-			bool any = *pat == '*';
+	size_t plen = strlen(pat);
+	unsigned char small[2 * 256];
+	unsigned char *cur = plen < 256 ? small : xmalloc(2 * (plen + 1));
+	unsigned char *next = cur + plen + 1;
+	bool match;
 
-			if (depth >= LIST_MAX_WILDCARDS)
-				return false;
-			pat++;
-			for (const char *n = name;; n++) {
-				if (list_match(pat, n, depth + 1))
-					return true;
-				if (*n == '\0' || (!any && *n == STORE_MAILBOX_DELIMITER))
-					return false;
-			}
+	memset(cur, 0, plen + 1);
+	cur[0] = 1;
+	for (const char *n = name;; n++) {
+		/* a wildcard may match nothing */
+		for (size_t j = 0; j < plen; j++) {
+			if (cur[j] && (pat[j] == '*' || pat[j] == '%'))
+				cur[j + 1] = 1;
 		}
-		if (*name != *pat)
-			return false;
-		pat++;
-		name++;
+		if (*n == '\0')
+			break;
+		memset(next, 0, plen + 1);
+		for (size_t j = 0; j < plen; j++) {
+			if (!cur[j])
+				continue;
+			if (pat[j] == '*' || (pat[j] == '%' && *n != STORE_MAILBOX_DELIMITER))
+				next[j] = 1;
+			else if (pat[j] == *n)
+				next[j + 1] = 1;
+		}
+		memcpy(cur, next, plen + 1);
 	}
-	return *name == '\0';
+	match = cur[plen] != 0;
+	if (cur != small)
+		free(cur);
+	return match;
 }
 
 /* INBOX is case-insensitive: spell the pattern's first level as stored. */
@@ -563,7 +545,7 @@ static void lsub_run(struct imap_job *job)
 		return;
 	}
 	for (size_t i = 0; i < count; i++) {
-		if (list_match(pat, names[i], 0))
+		if (list_match(pat, names[i]))
 			list_line(job, "LSUB", "", names[i]);
 	}
 	imap_job_tagged(job, "OK", "LSUB completed");
@@ -693,7 +675,7 @@ struct list_req {
 static bool list_matches(const struct list_req *req, const char *name)
 {
 	for (size_t i = 0; i < req->pattern_count; i++) {
-		if (list_match(req->patterns[i], name, 0))
+		if (list_match(req->patterns[i], name))
 			return true;
 	}
 	return false;

@@ -104,6 +104,7 @@ struct search_req {
 	bool is_uid;
 	struct sort_crit sort[SORT_MAX_KEYS]; /* SORT: the criteria */
 	size_t sort_count;
+	bool thread; /* THREAD=ORDEREDSUBJECT: sorted by (SUBJECT DATE), then grouped */
 };
 
 struct parse_ctx {
@@ -559,6 +560,62 @@ static int sort_cmp(const void *pa, const void *pb, void *ctx)
 	return a->seq < b->seq ? -1 : a->seq > b->seq;
 }
 
+static int64_t msg_date(const struct search_msg *m)
+{
+	return m->sent_date != 0 ? m->sent_date : m->internal_date;
+}
+
+/* threads by the date of their first message, then its number */
+static int thread_cmp(const void *pa, const void *pb)
+{
+	const struct search_msg *a = **(const struct search_msg *const *const *)pa;
+	const struct search_msg *b = **(const struct search_msg *const *const *)pb;
+	int64_t c = sort_cmp_num(msg_date(a), msg_date(b));
+
+	if (c != 0)
+		return c < 0 ? -1 : 1;
+	return a->seq < b->seq ? -1 : a->seq > b->seq;
+}
+
+/* RFC 5256 §4 ORDEREDSUBJECT: messages sorted by base subject and date;
+   each run of one base subject is a thread whose first message is the
+   parent of all the others. */
+static void thread_reply(struct imap_job *job, struct search_req *req,
+			 const struct search_msg **hits, size_t n)
+{
+	const struct search_msg ***starts = arena_alloc(job->arena, (n + 1) * sizeof(*starts));
+	size_t threads = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (i == 0 || strcasecmp(hits[i]->sort_str[SK_SUBJECT],
+					 hits[i - 1]->sort_str[SK_SUBJECT]) != 0)
+			starts[threads++] = &hits[i];
+	}
+	qsort(starts, threads, sizeof(*starts), thread_cmp);
+	(void)buf_append_str(&job->out, threads > 0 ? "* THREAD " : "* THREAD");
+	for (size_t t = 0; t < threads; t++) {
+		const struct search_msg **m = starts[t], **end = m + 1;
+		size_t kids;
+
+		while (end < hits + n && strcasecmp((*end)->sort_str[SK_SUBJECT],
+						    (*m)->sort_str[SK_SUBJECT]) == 0)
+			end++;
+		kids = (size_t)(end - m) - 1;
+		(void)buf_printf(&job->out, "(%u", req->is_uid ? m[0]->uid : m[0]->seq);
+		for (size_t k = 1; k <= kids; k++) {
+			uint32_t num = req->is_uid ? m[k]->uid : m[k]->seq;
+
+			if (kids == 1)
+				(void)buf_printf(&job->out, " %u", num);
+			else
+				(void)buf_printf(&job->out, "%s(%u)", k == 1 ? " " : "", num);
+		}
+		(void)buf_append_str(&job->out, ")");
+	}
+	(void)buf_append_str(&job->out, "\r\n");
+	imap_job_tagged(job, "OK", "THREAD completed");
+}
+
 static void sort_reply(struct imap_job *job, struct search_req *req)
 {
 	const struct search_msg **hits = arena_alloc(job->arena, (req->count + 1) * sizeof(*hits));
@@ -569,6 +626,10 @@ static void sort_reply(struct imap_job *job, struct search_req *req)
 			hits[n++] = &req->msgs[i];
 	}
 	qsort_r(hits, n, sizeof(*hits), sort_cmp, req);
+	if (req->thread) {
+		thread_reply(job, req, hits, n);
+		return;
+	}
 	(void)buf_append_str(&job->out, "* SORT");
 	for (size_t i = 0; i < n; i++)
 		(void)buf_printf(&job->out, " %u", req->is_uid ? hits[i]->uid : hits[i]->seq);
@@ -618,7 +679,8 @@ static int search_return_parse(const struct imap_arg *l, unsigned int *ret_r)
 	static const struct {
 		const char *name;
 		unsigned int bit;
-	} opts[] = { { "MIN", SR_MIN }, { "MAX", SR_MAX }, { "ALL", SR_ALL }, { "COUNT", SR_COUNT } };
+	} opts[] = { { "MIN", SR_MIN }, { "MAX", SR_MAX },
+		     { "ALL", SR_ALL }, { "COUNT", SR_COUNT } };
 	unsigned int ret = 0;
 
 	if (l->type != IMAP_ARG_LIST)
@@ -627,7 +689,8 @@ static int search_return_parse(const struct imap_arg *l, unsigned int *ret_r)
 		unsigned int bit = 0;
 
 		for (size_t j = 0; j < ARRAY_SIZE(opts); j++) {
-			if (l->list[i].type == IMAP_ARG_ATOM && slice_eq_ci(l->list[i].str, opts[j].name))
+			if (l->list[i].type == IMAP_ARG_ATOM &&
+			    slice_eq_ci(l->list[i].str, opts[j].name))
 				bit = opts[j].bit;
 		}
 		if (bit == 0)
@@ -660,7 +723,8 @@ enum cmd_ret imap_cmd_search(struct imap_cmd *cmd)
 			return imap_cmd_bad(cmd, "CHARSET expects a charset name");
 		if (!slice_eq_ci(args->args[first + 1].str, "UTF-8") &&
 		    !slice_eq_ci(args->args[first + 1].str, "US-ASCII"))
-			return imap_cmd_no(cmd, "[BADCHARSET (UTF-8 US-ASCII)] Unsupported charset");
+			return imap_cmd_no(cmd, "[BADCHARSET (UTF-8 US-ASCII)] Unsupported "
+						"charset");
 		first += 2;
 	}
 	job = imap_job_new(cmd, search_run, NULL, true);
@@ -728,6 +792,36 @@ enum cmd_ret imap_cmd_sort(struct imap_cmd *cmd)
 	    (req->root = parse_list(&pc, args->args + 2, args->count - 2, 0)) == NULL) {
 		imap_job_discard(&job);
 		return imap_cmd_bad(cmd, "Invalid or unsupported SORT criteria");
+	}
+	return imap_job_submit(job);
+}
+
+/* THREAD ORDEREDSUBJECT charset search-keys (RFC 5256); REFERENCES is not
+   served. */
+enum cmd_ret imap_cmd_thread(struct imap_cmd *cmd)
+{
+	const struct imap_cmd_args *args = cmd->args;
+	struct imap_job *job;
+	struct search_req *req;
+	struct parse_ctx pc;
+
+	if (args->count < 3 || args->args[0].type != IMAP_ARG_ATOM || !is_string(&args->args[1]))
+		return imap_cmd_bad(cmd, "THREAD expects an algorithm, a charset and search keys");
+	if (!slice_eq_ci(args->args[0].str, "ORDEREDSUBJECT"))
+		return imap_cmd_bad(cmd, "Unsupported THREAD algorithm");
+	if (!slice_eq_ci(args->args[1].str, "UTF-8") && !slice_eq_ci(args->args[1].str, "US-ASCII"))
+		return imap_cmd_no(cmd, "[BADCHARSET (UTF-8 US-ASCII)] Unsupported charset");
+	job = imap_job_new(cmd, search_run, NULL, true);
+	req = arena_alloc(job->arena, sizeof(*req));
+	*req = (struct search_req){ .is_uid = cmd->is_uid, .thread = true, .sort_count = 2 };
+	req->sort[0] = (struct sort_crit){ .key = SK_SUBJECT };
+	req->sort[1] = (struct sort_crit){ .key = SK_DATE };
+	job->ctx = req;
+	pc = (struct parse_ctx){ .ic = cmd->client, .a = job->arena, .req = req };
+	req->root = parse_list(&pc, args->args + 2, args->count - 2, 0);
+	if (req->root == NULL) {
+		imap_job_discard(&job);
+		return imap_cmd_bad(cmd, "Invalid or unsupported search criteria");
 	}
 	return imap_job_submit(job);
 }

@@ -77,7 +77,8 @@ static void select_run(struct imap_job *job)
 		if (sc->st.first_unseen_uid != 0)
 			unseen_seq = imap_uid_seq(sc->uids, sc->count, sc->st.first_unseen_uid);
 		if (unseen_seq != 0)
-			(void)buf_printf(&job->out, "* OK [UNSEEN %u] First unseen\r\n", unseen_seq);
+			(void)buf_printf(&job->out, "* OK [UNSEEN %u] First unseen\r\n",
+					 unseen_seq);
 	}
 	(void)buf_printf(&job->out, "* OK [UIDVALIDITY %u] UIDs valid\r\n", sc->st.uidvalidity);
 	(void)buf_printf(&job->out, "* OK [UIDNEXT %u] Predicted next UID\r\n", sc->st.uidnext);
@@ -122,7 +123,8 @@ static enum cmd_ret select_start(struct imap_cmd *cmd, bool examine)
 	/* SELECT name [(CONDSTORE)] (RFC 7162 §3.1.8) */
 	if (cmd->args->count < 1 || cmd->args->count > 2 ||
 	    (cmd->args->count == 2 && cmd->args->args[1].type != IMAP_ARG_LIST))
-		return imap_cmd_bad(cmd, "%s expects a mailbox name", examine ? "EXAMINE" : "SELECT");
+		return imap_cmd_bad(cmd, "%s expects a mailbox name",
+				    examine ? "EXAMINE" : "SELECT");
 	if (cmd->args->count == 2) {
 		const struct imap_arg *l = &cmd->args->args[1];
 
@@ -396,6 +398,7 @@ static void idle_poll(struct timer *t)
 	req = arena_alloc(job->arena, sizeof(*req));
 	*req = (struct sync_req){ .verb = NULL };
 	job->ctx = req;
+	job->no_reply = true;
 	(void)imap_job_submit(job);
 }
 

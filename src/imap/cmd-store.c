@@ -153,7 +153,8 @@ enum cmd_ret imap_cmd_store(struct imap_cmd *cmd)
 			return imap_cmd_bad(cmd, "Invalid STORE modifiers");
 		conditional = true;
 		shifted = *args;
-		shifted.args = arena_alloc(ic->cmd_arena, (args->count - 1) * sizeof(*shifted.args));
+		shifted.args = arena_alloc(ic->cmd_arena,
+					   (args->count - 1) * sizeof(*shifted.args));
 		shifted.args[0] = args->args[0];
 		memcpy(&shifted.args[1], &args->args[2], (args->count - 2) * sizeof(*shifted.args));
 		shifted.count = args->count - 1;

@@ -129,9 +129,10 @@ static void imap_input(struct imap_client *ic)
 		if (ret < 0) {
 			const char *tag = imap_parser_tag(ic->parser);
 
-			if (ic->state != IMAP_ST_NOT_AUTH && strcmp(error, "Literal too big") == 0) {
-				(void)conn_sendf(c, "%s NO [TOOBIG] Literal exceeds APPENDLIMIT\r\n",
-						 tag != NULL ? tag : "*");
+			if (ic->state != IMAP_ST_NOT_AUTH &&
+			    strcmp(error, "Literal too big") == 0) {
+				(void)conn_sendf(c, "%s NO [TOOBIG] Literal exceeds "
+						    "APPENDLIMIT\r\n", tag != NULL ? tag : "*");
 				arena_reset(ic->cmd_arena);
 				continue;
 			}

@@ -22,7 +22,9 @@ struct worker_pool;
 struct mail_services;
 
 /* starttls: the listener can upgrade plaintext connections. auth NULL:
-   LOGIN and AUTHENTICATE answer NO [UNAVAILABLE]. */
+   LOGIN and AUTHENTICATE answer NO [UNAVAILABLE]. ms (store, blob store,
+   workers; outlives the server) NULL: the mailbox commands answer
+   NO [UNAVAILABLE]. */
 struct imap_server *imap_server_new(const struct config_server *cfg, bool starttls,
 				    const char *hostname, struct auth *auth,
 				    struct worker_pool *workers, const struct mail_services *ms);

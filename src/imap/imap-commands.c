@@ -81,7 +81,7 @@ void imap_capabilities(const struct imap_client *ic, struct buf *out)
 		(void)buf_append_str(out, " ENABLE UNSELECT UIDPLUS MOVE NAMESPACE "
 					  "SPECIAL-USE CHILDREN STATUS=SIZE CONDSTORE ESEARCH "
 					  "LIST-EXTENDED LIST-STATUS IDLE UNAUTHENTICATE SORT "
-					  "SORT=DISPLAY");
+					  "SORT=DISPLAY THREAD=ORDEREDSUBJECT");
 		(void)buf_printf(out, " APPENDLIMIT=%llu",
 				 (unsigned long long)ic->srv->cfg->append_limit);
 	}
@@ -229,7 +229,7 @@ static enum cmd_ret cmd_uid(struct imap_cmd *cmd)
 		{ "FETCH", imap_cmd_fetch }, { "STORE", imap_cmd_store },
 		{ "COPY", imap_cmd_copy },   { "MOVE", imap_cmd_move },
 		{ "SEARCH", imap_cmd_search }, { "EXPUNGE", imap_cmd_expunge },
-		{ "SORT", imap_cmd_sort },
+		{ "SORT", imap_cmd_sort },   { "THREAD", imap_cmd_thread },
 	};
 	const struct imap_cmd_args *args = cmd->args;
 	struct imap_cmd_args *sub;
@@ -289,7 +289,7 @@ static const struct imap_command imap_commands[] = {
 	{ "MOVE", imap_cmd_move, IMAP_CMD_SELECTED | IMAP_CMD_STORE },
 	{ "UID", cmd_uid, IMAP_CMD_SELECTED | IMAP_CMD_STORE },
 	{ "SORT", imap_cmd_sort, IMAP_CMD_SELECTED | IMAP_CMD_STORE },
-	{ "THREAD", NULL, IMAP_CMD_SELECTED },
+	{ "THREAD", imap_cmd_thread, IMAP_CMD_SELECTED | IMAP_CMD_STORE },
 };
 
 static const struct imap_command *imap_command_find(struct slice name)
@@ -402,8 +402,9 @@ static void imap_job_done(void *arg)
 			job->done(ic, job);
 		if (job->failed) {
 			log_error(conn_log(c), "store.fail", "%s", log_str(job->error));
-			(void)conn_sendf(c, "%s NO [UNAVAILABLE] Internal error, session %s\r\n",
-					 job->tag, conn_log(c)->sid);
+			if (!job->no_reply)
+				(void)conn_sendf(c, "%s NO [UNAVAILABLE] Internal error, "
+						    "session %s\r\n", job->tag, conn_log(c)->sid);
 		} else if (job->tagged.len > 0) {
 			(void)conn_send(c, job->tagged.data, job->tagged.len);
 		}
@@ -525,14 +526,14 @@ int imap_seqset_parse(const struct imap_client *ic, struct slice set, bool is_ui
 		const char *comma = memchr(p, ',', (size_t)(end - p));
 		const char *item_end = comma != NULL ? comma : end;
 		const char *colon = memchr(p, ':', (size_t)(item_end - p));
+		const char *lo_end = colon != NULL ? colon : item_end;
 		uint32_t lo, hi;
 
-		if (seq_number(slice_from(p, (size_t)((colon != NULL ? colon : item_end) - p)), star,
-			       &lo) < 0)
+		if (seq_number(slice_from(p, (size_t)(lo_end - p)), star, &lo) < 0)
 			return -1;
 		hi = lo;
-		if (colon != NULL &&
-		    seq_number(slice_from(colon + 1, (size_t)(item_end - colon - 1)), star, &hi) < 0)
+		if (colon != NULL && seq_number(slice_from(colon + 1, (size_t)(item_end - colon - 1)),
+						star, &hi) < 0)
 			return -1;
 		if (lo > hi) {
 			uint32_t t = lo;
@@ -546,7 +547,8 @@ int imap_seqset_parse(const struct imap_client *ic, struct slice set, bool is_ui
 				ranges[count++] = (struct store_uid_range){ lo, hi };
 		} else if (lo <= ic->uid_count) {
 			hi = MIN(hi, (uint32_t)ic->uid_count);
-			ranges[count++] = (struct store_uid_range){ ic->uids[lo - 1], ic->uids[hi - 1] };
+			ranges[count++] =
+				(struct store_uid_range){ ic->uids[lo - 1], ic->uids[hi - 1] };
 		} else if (ic->uid_count > 0) {
 			/* RFC 9051 §6.4.8: no such message */
 			return -1;

@@ -142,6 +142,7 @@ struct imap_job {
 	void *owned;          /* malloc'ed result, freed with the job (done may take it) */
 	uint64_t since_modseq;/* the session's HIGHESTMODSEQ when the job was made */
 	bool failed;
+	bool no_reply;        /* no command waits for it (IDLE poll): failures are only logged */
 	char error[300];
 };
 
@@ -224,6 +225,7 @@ enum cmd_ret imap_cmd_move(struct imap_cmd *cmd);
 enum cmd_ret imap_cmd_append(struct imap_cmd *cmd);
 enum cmd_ret imap_cmd_search(struct imap_cmd *cmd);
 enum cmd_ret imap_cmd_sort(struct imap_cmd *cmd);
+enum cmd_ret imap_cmd_thread(struct imap_cmd *cmd);
 
 /* imap-auth.c: LOGIN and AUTHENTICATE, verified on the worker pool. */
 enum cmd_ret imap_cmd_login(struct imap_cmd *cmd);

@@ -451,3 +451,49 @@ def test_idle_reports_other_sessions(srv):
         assert c.readline() == "e BAD Expected DONE"
         assert c.cmd("f", "NOOP")[-1] == "f OK NOOP completed"
     other.logout()
+
+
+def test_sort(srv):
+    m = login(srv)
+    m.select("INBOX")
+    assert m.append("INBOX", None, None, b"From: Zed <zed@example.org>\r\n"
+                    b"Subject: Re: apples\r\nDate: Sun, 01 Mar 2026 00:00:00 +0000\r\n\r\n" +
+                    b"a much longer body than the others, for SIZE\r\n" * 3)[0] == "OK"
+    m.noop()
+    assert m.sort("(SUBJECT)", "UTF-8", "ALL")[1] == [b"3 1 2"]
+    assert m.sort("(REVERSE SUBJECT)", "UTF-8", "ALL")[1] == [b"2 1 3"]
+    assert m.sort("(FROM)", "UTF-8", "ALL")[1] == [b"1 2 3"]
+    assert m.sort("(DATE)", "UTF-8", "ALL")[1] == [b"3 1 2"]
+    assert m.sort("(REVERSE SIZE)", "UTF-8", "NOT", "FROM", "carol")[1] == [b"3 1"]
+    assert m.uid("SORT", "(ARRIVAL)", "UTF-8", "ALL")[1] == [b"1 2 3"]
+    m.logout()
+
+
+def test_list_pattern_no_backtracking_blowup(srv):
+    m = login(srv)
+    assert m.create("a" * 300)[0] == "OK"
+    pattern = "*a" * 40 + "%b"
+    typ, data = m.list('""', pattern)
+    assert typ == "OK" and data == [None]
+    typ, data = m.list('""', "*a" * 40 + "*")
+    assert typ == "OK" and len(data) == 1
+    m.logout()
+
+
+def test_thread_orderedsubject(srv):
+    with Client(srv.port("imap")) as c:
+        c.readline()
+        r = c.cmd("a", "LOGIN alice@example.org secret")
+        assert "THREAD=ORDEREDSUBJECT" in r[-1]
+        c.cmd("b", "SELECT INBOX")
+        assert c.cmd("c", "THREAD ORDEREDSUBJECT UTF-8 ALL") == [
+            "* THREAD (1)(2)", "c OK THREAD completed"]
+        for i, subj in enumerate(["Re: Hello Alice", "RE: hello alice"]):
+            msg = f"Subject: {subj}\r\nDate: Tue, 03 Mar 2026 10:0{i}:00 +0000\r\n\r\nx\r\n"
+            r = c.cmd(f"d{i}", "APPEND INBOX {%d+}\r\n%s" % (len(msg), msg))
+            assert r[-1].startswith(f"d{i} OK [APPENDUID"), r
+        assert c.cmd("e", "THREAD ORDEREDSUBJECT UTF-8 ALL")[0] == "* THREAD (1 (3)(4))(2)"
+        assert c.cmd("f", "THREAD ORDEREDSUBJECT UTF-8 NOT SUBJECT hello")[0] == "* THREAD (2)"
+        assert c.cmd("g", "UID THREAD ORDEREDSUBJECT UTF-8 1,3")[0] == "* THREAD (1 3)"
+        assert c.cmd("h", "THREAD ORDEREDSUBJECT UTF-8 LARGER 100000")[0] == "* THREAD"
+        assert c.cmd("i", "THREAD REFERENCES UTF-8 ALL")[-1].startswith("i BAD")
