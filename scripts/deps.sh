@@ -6,7 +6,7 @@ set -eu
 PKGS="gcc make meson ninja-build pkg-config libssl-dev openssl libcmocka-dev
 clang libclang-rt-14-dev python3 python3-pytest curl swaks libnet-ssleay-perl haproxy
 libcrypt-dev libargon2-dev procps libsqlite3-dev libcurl4-openssl-dev
-awscli libgmime-3.0-dev"
+awscli libgmime-3.0-dev fetchmail hydra util-linux"
 
 missing=""
 for p in $PKGS; do
