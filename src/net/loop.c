@@ -205,7 +205,10 @@ void loop_timer_start(struct loop *loop, struct timer *t, uint64_t delay_ms)
 		loop->heap_cap = loop->heap_cap == 0 ? 64 : loop->heap_cap * 2;
 		loop->heap = xrealloc(loop->heap, loop->heap_cap * sizeof(*loop->heap));
 	}
-	t->when_ms = loop->now_ms + delay_ms;
+	/* a fresh clock, not the iteration's cached one (callbacks may have
+	   run for a while), and +1 for the millisecond truncation: a timer
+	   never fires before delay_ms has passed */
+	t->when_ms = util_now_ms() + delay_ms + 1;
 	t->heap_idx = loop->heap_len;
 	loop->heap[loop->heap_len++] = t;
 	heap_up(loop, t->heap_idx);
