@@ -31,8 +31,16 @@
 
 struct store_vfuncs;
 
+struct store_watcher {
+	store_change_cb *cb;
+	void *ctx;
+};
+
+/* The first member of every driver's handle; drivers allocate it zeroed. */
 struct store {
 	const struct store_vfuncs *v;
+	struct store_watcher watchers[STORE_WATCHERS_MAX];
+	size_t watcher_count;
 };
 
 /* What store.c hands to the driver for one message. */
@@ -175,6 +183,11 @@ struct store_vfuncs {
 extern const struct store_vfuncs store_sqlite_vfuncs;
 
 /* ---- helpers for drivers (store.c) ------------------------------------ */
+
+/* Tells every watcher about a change. store.c calls it after each
+   successful write; a driver calls it for changes made elsewhere (the
+   PostgreSQL listener thread for other nodes' NOTIFY). */
+void store_changed(struct store *st, int64_t mailbox_id, uint64_t modseq);
 
 void store_error_set(struct store_error *err, enum store_err code, const char *fmt, ...)
 	PRINTF_FMT(3, 4);

@@ -484,6 +484,24 @@ void store_close(struct store **st)
 	*st = NULL;
 }
 
+int store_watch(struct store *st, store_change_cb *cb, void *ctx)
+{
+	if (st->watcher_count >= STORE_WATCHERS_MAX)
+		return -1;
+	st->watchers[st->watcher_count].cb = cb;
+	st->watchers[st->watcher_count].ctx = ctx;
+	st->watcher_count++;
+	return 0;
+}
+
+void store_changed(struct store *st, int64_t mailbox_id, uint64_t modseq)
+{
+	const struct store_change change = { .mailbox_id = mailbox_id, .modseq = modseq };
+
+	for (size_t i = 0; i < st->watcher_count; i++)
+		st->watchers[i].cb(&change, st->watchers[i].ctx);
+}
+
 const char *store_driver_name(const struct store *st)
 {
 	return st->v->name;
@@ -889,6 +907,17 @@ int store_append_batch(struct store *st, struct store_append *items, size_t coun
 		kw_total += items[i].msg->keyword_count;
 	}
 	ret = st->v->append_batch(st, items, in, count, e);
+	if (ret == 0) {
+		/* one event per mailbox, carrying its last MODSEQ */
+		for (size_t i = 0; i < count; i++) {
+			bool later = false;
+
+			for (size_t j = i + 1; j < count && !later; j++)
+				later = items[j].mailbox_id == items[i].mailbox_id;
+			if (!later)
+				store_changed(st, items[i].mailbox_id, items[i].modseq_r);
+		}
+	}
 out:
 	free(kw_room);
 	free(in);
@@ -942,6 +971,16 @@ int store_flags_update(struct store *st, int64_t mailbox_id, const struct store_
 		goto out_kw;
 	ret = st->v->flags_update(st, mailbox_id, norm, norm_count, &u, arena, results_r,
 				  result_count_r, failed_uids_r, failed_count_r, e);
+	if (ret == 0) {
+		uint64_t modseq = 0;
+
+		for (size_t i = 0; i < *result_count_r; i++) {
+			if ((*results_r)[i].changed && (*results_r)[i].modseq > modseq)
+				modseq = (*results_r)[i].modseq;
+		}
+		if (modseq > 0)
+			store_changed(st, mailbox_id, modseq);
+	}
 	free(norm);
 out_kw:
 	free(kw);
@@ -962,6 +1001,8 @@ int store_expunge(struct store *st, int64_t mailbox_id, const struct store_uid_r
 		return -1;
 	ret = st->v->expunge(st, mailbox_id, norm, norm_count, deleted_only, arena, uids_r, count_r,
 			     modseq_r, e);
+	if (ret == 0 && *count_r > 0)
+		store_changed(st, mailbox_id, *modseq_r);
 	free(norm);
 	return ret;
 }
@@ -986,6 +1027,11 @@ int store_copy(struct store *st, int64_t src_mailbox_id, const struct store_uid_
 		return -1;
 	ret = st->v->copy(st, src_mailbox_id, norm, norm_count, dst_mailbox_id, move, arena,
 			  result_r, e);
+	if (ret == 0 && result_r->count > 0) {
+		store_changed(st, dst_mailbox_id, 0);
+		if (move)
+			store_changed(st, src_mailbox_id, result_r->src_modseq);
+	}
 	free(norm);
 	return ret;
 }

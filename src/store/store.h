@@ -518,6 +518,30 @@ int store_sieve_delete(struct store *st, int64_t account_id, const char *name,
 int store_sieve_rename(struct store *st, int64_t account_id, const char *old_name,
 		       const char *new_name, struct store_error *err);
 
+/* ---- change events (push) --------------------------------------------- */
+
+/* A committed change to the messages of a mailbox: an append, a flag
+   update, an expunge, or either side of a copy/move. modseq is the
+   mailbox's HIGHESTMODSEQ after the change when known, 0 otherwise. */
+struct store_change {
+	int64_t mailbox_id;
+	uint64_t modseq;
+};
+
+/* Called after every committed change made through this handle and, on
+   PostgreSQL, by other nodes (LISTEN/NOTIFY). It runs on the thread that
+   made the change (or the driver's listener thread): it must be quick,
+   must not block and must not call into the store. Subscribers re-read
+   what changed; an event may be delivered more than once. */
+typedef void store_change_cb(const struct store_change *change, void *ctx);
+
+#define STORE_WATCHERS_MAX 8
+
+/* Registers cb. Not thread-safe against itself or against changes: call it
+   while setting up, before the handle is shared. -1 when
+   STORE_WATCHERS_MAX callbacks are registered already. */
+int store_watch(struct store *st, store_change_cb *cb, void *ctx);
+
 /* ---- auth rate limiting ----------------------------------------------- */
 
 /* Usernames are lower-cased before they are stored or compared, so that
