@@ -4,6 +4,7 @@
 BUILD      ?= build
 BUILD_ASAN ?= build-asan
 BUILD_FUZZ ?= build-fuzz
+BUILD_BENCH ?= build-release
 PYTEST     ?= /usr/bin/python3 -m pytest
 FUZZ_SECONDS ?= 20
 CONFIG     ?= sora.dev.toml
@@ -61,8 +62,8 @@ fuzz: deps $(BUILD_FUZZ)/build.ninja
 		rm -rf $$work $$work.log; \
 	done
 
-bench: build
-	bench/run.sh
+bench: deps
+	BENCH_BUILD=$(BUILD_BENCH) bench/run.sh
 
 clean:
-	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ)
+	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ) $(BUILD_BENCH)

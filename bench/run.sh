@@ -1,15 +1,25 @@
 #!/bin/sh
-# `make bench`: the benchmarks that exist so far. Each prints its figures;
-# the exit status is non-zero when a benchmark could not do what it was
-# asked (e.g. not every connection was served).
-#   SORA_BIN    server binary (default: build/sora)
-#   IDLE_PLAIN  idle plaintext IMAP connections (default 10000)
-#   IDLE_TLS    idle implicit-TLS IMAP connections (default 5000)
-# Extra arguments go to idle_connections.py (e.g. --plain 50000 --json).
+# `make bench`: sora vs Dovecot 2.3 side by side on this machine (bench/bench.py).
+# Installs the bench's packages (bench/deps.sh), builds a release sora, runs
+# every benchmark against both servers, writes bench/results/<date>.{json,md}
+# and PNG charts.
+#   BENCH_QUICK=1   reduced sizes, under 3 minutes (CI runs this)
+#   SORA_BIN        use this sora instead of building one (sora-admin next to it)
+#   BENCH_BUILD     release build directory (default build-release)
+#   BENCH_ONLY      comma list: mixed,lmtp,login,push,idle,big,s3
+#   BENCH_NOISE     a sentence about the machine's other load, put in the report
+# Exit status: non-zero only when a script or server broke, never for a number.
 set -eu
 cd "$(dirname "$0")/.."
-: "${SORA_BIN:=$PWD/build/sora}"
+
+[ "$(id -u)" = 0 ] || { echo "bench: run as root (Dovecot's own instance, a mail user)" >&2; exit 1; }
+bench/deps.sh
+if [ -z "${SORA_BIN:-}" ]; then
+	build="${BENCH_BUILD:-build-release}"
+	[ -f "$build/build.ninja" ] || meson setup "$build" -Dbuildtype=release >/dev/null
+	# only the two binaries: the bench does not need the unit tests
+	nice ninja -C "$build" sora sora-admin >/dev/null
+	SORA_BIN="$PWD/$build/sora"
+fi
 export SORA_BIN
-echo "== logins (sora: $SORA_BIN)" && /usr/bin/python3 bench/login.py
-echo "== idle connections (sora: $SORA_BIN)"
-exec /usr/bin/python3 bench/idle_connections.py "$@"
+exec /usr/bin/python3 bench/bench.py

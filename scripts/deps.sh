@@ -6,7 +6,11 @@ set -eu
 PKGS="gcc make meson ninja-build pkg-config libssl-dev openssl libcmocka-dev
 clang libclang-rt-14-dev python3 python3-pytest curl swaks libnet-ssleay-perl haproxy
 libcrypt-dev libargon2-dev procps libsqlite3-dev libcurl4-openssl-dev
-awscli libgmime-3.0-dev fetchmail hydra util-linux"
+awscli libgmime-3.0-dev fetchmail hydra util-linux
+sieve-connect python3-sievelib postfix
+zlib1g-dev isync offlineimap3 neomutt tmux
+postgresql libpq-dev
+libpcre2-dev libunistring-dev dovecot-core dovecot-sieve"
 
 missing=""
 for p in $PKGS; do
@@ -31,6 +35,8 @@ if [ ! -e /usr/sbin/policy-rc.d ]; then
 	chmod +x /usr/sbin/policy-rc.d
 fi
 export DEBIAN_FRONTEND=noninteractive
+# postfix: no prompt, no system instance (tests run their own under /tmp)
+echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
 apt-get update -qq
 # shellcheck disable=SC2086
 apt-get install -y -qq --no-install-recommends $missing >/dev/null

@@ -1,5 +1,6 @@
 #include "auth.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,16 @@
 #include "sasl.h"
 
 #define AUTH_EXPIRE_INTERVAL_MS 60000
+#define AUTH_DELAYED_MAX 16 /* largest accepted max_delayed_per_ip */
+#define AUTH_DELAY_PROBES 8
+
+/* The delays handed out to one IP that have not run out yet. A delay is
+   counted until its end even when the client leaves earlier: stricter, and
+   it needs no call back from the protocol. */
+struct auth_delay_slot {
+	char ip[64]; /* the limiter's IP key (an address or an IPv6 /64); "" = free */
+	uint64_t until[AUTH_DELAYED_MAX];
+};
 
 struct auth {
 	struct store *store;
@@ -20,6 +31,9 @@ struct auth {
 	struct ratelimit_store *rls; /* rl's persisted blocks; NULL without a store */
 	struct auth_settings set;
 	_Atomic uint64_t next_expire_ms;
+
+	pthread_mutex_t delay_lock;
+	struct auth_delay_slot *delays; /* AUTH_DELAY_TABLE_SIZE; NULL without rl */
 };
 
 struct auth *auth_new(struct store *st, const struct auth_settings *set)
@@ -28,9 +42,14 @@ struct auth *auth_new(struct store *st, const struct auth_settings *set)
 
 	a->store = st;
 	a->set = *set;
+	if (a->set.max_delayed_per_ip == 0)
+		a->set.max_delayed_per_ip = AUTH_MAX_DELAYED_PER_IP_DEFAULT;
+	a->set.max_delayed_per_ip = MIN(a->set.max_delayed_per_ip, (unsigned)AUTH_DELAYED_MAX);
+	pthread_mutex_init(&a->delay_lock, NULL);
 	if (set->server->auth_rate_limit.enabled) {
 		struct ratelimit_options opts = { 0 };
 
+		a->delays = xcalloc(AUTH_DELAY_TABLE_SIZE, sizeof(*a->delays));
 		if (st != NULL)
 			a->rls = ratelimit_store_new(st, &set->server->auth_rate_limit, &opts);
 		a->rl = ratelimit_new_with(&set->server->auth_rate_limit, &opts);
@@ -48,8 +67,73 @@ void auth_free(struct auth **ap)
 		return;
 	ratelimit_store_free(&a->rls); /* stops its watcher, which uses rl */
 	ratelimit_free(&a->rl);
+	free(a->delays);
+	pthread_mutex_destroy(&a->delay_lock);
 	free(a);
 	*ap = NULL;
+}
+
+static size_t delay_hash(const char *s)
+{
+	size_t h = 5381;
+
+	for (; *s != '\0'; s++)
+		h = h * 33 + (unsigned char)*s;
+	return h;
+}
+
+static unsigned delay_slot_live(const struct auth_delay_slot *slot, unsigned max, uint64_t now)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < max; i++)
+		n += slot->until[i] > now;
+	return n;
+}
+
+/* true: the IP may wait out delay_ms (recorded); false: it already holds
+   max_delayed_per_ip delays. An IP that finds no room in the table is let
+   through: the cap is a bound on held work, not a rule of its own. */
+static bool delay_admit(struct auth *a, const char *ip, uint64_t now, uint64_t delay_ms)
+{
+	unsigned max = a->set.max_delayed_per_ip;
+	char key[sizeof(a->delays->ip)];
+	struct auth_delay_slot *slot = NULL, *free_slot = NULL;
+	size_t h;
+	bool admit = true;
+
+	if (a->delays == NULL || ip == NULL || ip[0] == '\0')
+		return true;
+	(void)ratelimit_ip_key(ip, RATELIMIT_IPV6_PREFIX_DEFAULT, key, sizeof(key));
+	h = delay_hash(key);
+	pthread_mutex_lock(&a->delay_lock);
+	for (unsigned p = 0; p < AUTH_DELAY_PROBES; p++) {
+		struct auth_delay_slot *s = &a->delays[(h + p) % AUTH_DELAY_TABLE_SIZE];
+
+		if (s->ip[0] != '\0' && strcmp(s->ip, key) == 0) {
+			slot = s;
+			break;
+		}
+		if (free_slot == NULL && (s->ip[0] == '\0' || delay_slot_live(s, max, now) == 0))
+			free_slot = s;
+	}
+	if (slot == NULL && free_slot != NULL) {
+		slot = free_slot;
+		*slot = (struct auth_delay_slot){ 0 };
+		snprintf(slot->ip, sizeof(slot->ip), "%s", key);
+	}
+	if (slot != NULL) {
+		admit = false;
+		for (unsigned i = 0; i < max; i++) {
+			if (slot->until[i] <= now) {
+				slot->until[i] = now + delay_ms;
+				admit = true;
+				break;
+			}
+		}
+	}
+	pthread_mutex_unlock(&a->delay_lock);
+	return admit;
 }
 
 static bool secret_equal(const char *configured, const char *given, size_t given_len)
@@ -210,6 +294,13 @@ void auth_verify(struct auth *a, const struct auth_request *req, struct auth_res
 		verdict = ratelimit_check(a->rl, req->client_ip, rl_user, kind, req->now_ms,
 					  &res->delay_ms);
 	}
+	if (res->delay_ms > 0 && !delay_admit(a, req->client_ip, req->now_ms, res->delay_ms)) {
+		/* too many of this IP's attempts are waiting already: refuse
+		   this one now, with the wrong-password answer */
+		res->delay_ms = 0;
+		fail(res, "too many delayed attempts");
+		goto out;
+	}
 	if (verdict != RATELIMIT_ALLOW) {
 		fail(res, ratelimit_verdict_name(verdict));
 		goto out;
@@ -231,5 +322,8 @@ void auth_verify(struct auth *a, const struct auth_request *req, struct auth_res
 			ratelimit_record_failure(a->rl, req->client_ip, rl_user, kind, req->now_ms);
 	}
 out:
+	/* fail closed happened inside the hooks; hand its cause up to log */
+	if (a->rls != NULL)
+		(void)ratelimit_store_take_error(a->rls, res->store_error, sizeof(res->store_error));
 	arena_free(&arena);
 }

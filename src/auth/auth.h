@@ -32,10 +32,20 @@ struct store;
 struct ratelimit;
 struct auth;
 
+/* At most this many failed attempts of one IP wait out a delay at once
+   (per struct auth, so per server section); the next one is refused at
+   once with AUTH_FAILED and no delay, looking like a wrong password. Sora
+   HEAD holds 10 per IP; each held attempt keeps a connection and a timer,
+   so we hold fewer. */
+#define AUTH_MAX_DELAYED_PER_IP_DEFAULT 4
+/* IPs tracked for that cap; past it an IP's delays are not capped. */
+#define AUTH_DELAY_TABLE_SIZE 4096
+
 struct auth_settings {
 	const struct config_server *server; /* master users, rate limit */
 	struct password_params params;       /* bcrypt cost for rehash and dummy */
-	bool rehash;                         /* default true */
+	bool rehash;                         /* [auth] rehash_on_login, default true */
+	unsigned max_delayed_per_ip;         /* 0: AUTH_MAX_DELAYED_PER_IP_DEFAULT */
 };
 
 /* store is borrowed (outlives the auth); the rate limiter is owned. */
@@ -67,6 +77,10 @@ struct auth_result {
 	bool rehashed;
 	uint64_t delay_ms;     /* wait this long before answering */
 	const char *reason;    /* static, for the log: never shown to the client */
+	/* The rate limiter's store failed during this attempt (the attempt
+	   was refused: fail closed): "op: message", no secrets; "" when not.
+	   The caller logs it once. */
+	char store_error[320];
 };
 
 /* Blocking: call on a worker thread. */

@@ -104,18 +104,19 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 
 static struct store *open_store(const struct config *cfg, bool skip_migrations)
 {
-	struct store_settings set = {
-		.driver = cfg->database.driver,
-		.path = cfg->database.path,
-		.skip_migrations = skip_migrations,
-	};
+	struct store_settings set;
 	struct store_error err;
 	struct store *st;
 
-	if (set.driver != NULL && strcmp(set.driver, "sqlite") != 0) {
-		fprintf(stderr, "sora-admin: database.driver \"%s\" is not available in this "
-				"build (sqlite only)\n", set.driver);
-		return NULL;
+	mail_store_settings(cfg, &set);
+	set.skip_migrations = skip_migrations;
+	if (set.driver != NULL && strcmp(set.driver, "postgres") == 0) {
+		if (store_open(&set, &st, &err) < 0) {
+			fprintf(stderr, "sora-admin: cannot open the PostgreSQL database "
+					"([database.write]): %s\n", err.msg);
+			return NULL;
+		}
+		return st;
 	}
 	if (util_mkdir_parents(set.path) < 0) {
 		fprintf(stderr, "sora-admin: cannot create the directory of %s: %s\n", set.path,

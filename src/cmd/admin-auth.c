@@ -15,6 +15,8 @@
 #include <time.h>
 
 #include "auth/ratelimit.h"
+#include "deliver/deliver.h"
+#include "lib/arena.h"
 #include "lib/util.h"
 #include "store/store.h"
 
@@ -30,16 +32,18 @@ static const char auth_usage[] =
 
 static struct store *auth_open_store(const struct config *cfg)
 {
-	struct store_settings set = {.driver = cfg->database.driver, .path = cfg->database.path};
+	struct store_settings set;
 	struct store_error err;
 	struct store *st;
 
-	if (set.driver != NULL && strcmp(set.driver, "sqlite") != 0) {
-		fprintf(stderr,
-			"sora-admin: database.driver \"%s\" is not available in this "
-			"build (sqlite only)\n",
-			set.driver);
-		return NULL;
+	mail_store_settings(cfg, &set);
+	if (set.driver != NULL && strcmp(set.driver, "postgres") == 0) {
+		if (store_open(&set, &st, &err) < 0) {
+			fprintf(stderr, "sora-admin: cannot open the PostgreSQL database "
+					"([database.write]): %s\n", err.msg);
+			return NULL;
+		}
+		return st;
 	}
 	if (util_mkdir_parents(set.path) < 0) {
 		fprintf(stderr, "sora-admin: cannot create the directory of %s: %s\n", set.path,
@@ -66,6 +70,38 @@ static void print_time(int64_t t)
 		printf("%s", buf);
 }
 
+static void print_block(int kind, const char *key, int64_t until, int64_t now)
+{
+	printf("%-5s %-40s ",
+	       kind == STORE_BLOCK_IP	  ? "ip"
+	       : kind == STORE_BLOCK_USER ? "user"
+					  : "?",
+	       key);
+	print_time(until);
+	printf("  %llds\n", (long long)(until - now));
+}
+
+static int auth_blocked_listed(struct store *st, int64_t now)
+{
+	struct arena *arena = arena_new(4096);
+	struct store_auth_block *blocks;
+	struct store_error err;
+	size_t n;
+	int ret = 1;
+
+	if (store_auth_block_list(st, now, arena, &blocks, &n, &err) < 0) {
+		fprintf(stderr, "sora-admin: auth blocked: %s\n", err.msg);
+	} else {
+		printf("%-5s %-40s %-21s %s\n", "KIND", "KEY", "UNTIL", "LEFT");
+		for (size_t i = 0; i < n; i++)
+			print_block((int)blocks[i].kind, blocks[i].key, blocks[i].until, now);
+		printf("%zu active block%s\n", n, n == 1 ? "" : "s");
+		ret = 0;
+	}
+	arena_free(&arena);
+	return ret;
+}
+
 static int auth_blocked(const struct config *cfg)
 {
 	static const char sql[] =
@@ -79,6 +115,13 @@ static int auth_blocked(const struct config *cfg)
 
 	if (st == NULL)
 		return 1;
+	if (strcmp(store_driver_name(st), "sqlite") != 0) {
+		/* PostgreSQL: through the store (the SQLite driver has no
+		   store_auth_block_list yet, hence the direct read below) */
+		ret = auth_blocked_listed(st, now);
+		store_close(&st);
+		return ret;
+	}
 	store_close(&st);
 	if (sqlite3_open_v2(cfg->database.path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK ||
 	    sqlite3_busy_timeout(db, 5000) != SQLITE_OK ||

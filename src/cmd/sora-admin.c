@@ -7,6 +7,9 @@
 
 #include "admin-accounts.h"
 #include "admin-auth.h"
+#include "admin-blobs.h"
+#include "admin-mailbox.h"
+#include "admin-sieve.h"
 #include "cmd-config.h"
 #include "config/config.h"
 #include "lib/str.h"
@@ -23,8 +26,14 @@ static void usage(FILE *out)
 		"  migrate version|up\n"
 		"  mail deliver --email E --file F [--mailbox M]\n"
 		"  auth blocked | unblock --ip IP | --user ADDRESS\n"
+		"  mailbox create|list|delete|rename --email E ...\n"
+		"  sieve list|get|put|activate|deactivate|delete --email E [--name N] [--file F]\n"
+		"  uploader status              bodies waiting in staging for S3\n"
+		"  cache stats                  local body cache: entries, hits, misses\n"
+		"  cleanup run [--grace-period D]  purge expunged/deleted data now\n"
+		"  blobs reencrypt              rewrite bodies under the current key\n"
 		"\n"
-		"Not in this build yet: mailbox, import, export, uploader, cache.\n"
+		"Not in this build yet: import, export.\n"
 		"\n"
 		"  -c, --config FILE  configuration file (default: sora.toml)\n"
 		"  -h, --help         this text\n");
@@ -88,7 +97,10 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(argv[optind], "accounts") == 0 || strcmp(argv[optind], "credentials") == 0 ||
 	    strcmp(argv[optind], "migrate") == 0 || strcmp(argv[optind], "mail") == 0 ||
-	    strcmp(argv[optind], "auth") == 0) {
+	    strcmp(argv[optind], "auth") == 0 || strcmp(argv[optind], "mailbox") == 0 ||
+	    strcmp(argv[optind], "uploader") == 0 || strcmp(argv[optind], "cache") == 0 ||
+	    strcmp(argv[optind], "cleanup") == 0 || strcmp(argv[optind], "blobs") == 0 ||
+	    strcmp(argv[optind], "sieve") == 0) {
 		struct config *cfg = NULL;
 		int ret;
 
@@ -102,6 +114,18 @@ int main(int argc, char **argv)
 			ret = admin_mail(cfg, argc - optind - 1, argv + optind + 1);
 		else if (strcmp(argv[optind], "auth") == 0)
 			ret = admin_auth(cfg, argc - optind - 1, argv + optind + 1);
+		else if (strcmp(argv[optind], "mailbox") == 0)
+			ret = admin_mailbox(cfg, argc - optind - 1, argv + optind + 1);
+		else if (strcmp(argv[optind], "uploader") == 0)
+			ret = admin_uploader(cfg, argc - optind - 1, argv + optind + 1);
+		else if (strcmp(argv[optind], "cache") == 0)
+			ret = admin_cache(cfg, argc - optind - 1, argv + optind + 1);
+		else if (strcmp(argv[optind], "cleanup") == 0)
+			ret = admin_cleanup(cfg, argc - optind - 1, argv + optind + 1);
+		else if (strcmp(argv[optind], "blobs") == 0)
+			ret = admin_blobs(cfg, argc - optind - 1, argv + optind + 1);
+		else if (strcmp(argv[optind], "sieve") == 0)
+			ret = admin_sieve(cfg, argc - optind - 1, argv + optind + 1);
 		else
 			ret = admin_migrate(cfg, argc - optind - 1, argv + optind + 1);
 		config_free(&cfg);

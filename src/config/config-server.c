@@ -266,6 +266,8 @@ static const struct config_key server_keys[] = {
 	{ "max_line_length", CFG_U32, SRV_OFF(max_line_length), NULL, 0 },
 	{ "append_limit", CFG_SIZE, SRV_OFF(append_limit), NULL, 0 },
 	{ "max_message_size", CFG_SIZE, SRV_OFF(max_message_size), NULL, 0 },
+	{ "quota_storage", CFG_SIZE, SRV_OFF(quota_storage), NULL, 0 },
+	{ "quota_messages", CFG_U64, SRV_OFF(quota_messages), NULL, 0 },
 	{ "hostname", CFG_FUNC, 0, server_hostname, 0 },
 	{ "auth_rate_limit", CFG_FUNC, 0, server_rate_limit, 0 },
 	{ "proxy_protocol", CFG_FUNC, 0, server_proxy_protocol, 0 },

@@ -544,28 +544,170 @@ static void config_storage_driver(struct config_ctx *ctx, const struct toml_node
 	config_choice(ctx, n, path, &cfg->storage.driver, drivers, ARRAY_SIZE(drivers));
 }
 
-/* Sora's [database.write] / [database.read]: accepted, not used yet. */
+/* Sora's [database.write] / [database.read] (postgres). hosts and port
+   take libpq's multi-host lists; min_conns and the lifetimes are Sora's
+   pgx pool knobs, accepted and not used (our pools open lazily and keep
+   their connections). */
+#define DB_OFF(field) offsetof(struct config_db_endpoint, field)
+
+static void config_db_hosts(struct config_ctx *ctx, const struct toml_node *n, void *target,
+			    const char *path)
+{
+	struct config_db_endpoint *ep = target;
+	const struct toml_node *e;
+	struct buf b;
+
+	if (n->type != TOML_STRING && n->type != TOML_ARRAY) {
+		config_type_error(ctx, n, path, "a string or an array of strings");
+		return;
+	}
+	if (!config_mark_set(ctx, &ep->hosts, path, n->line))
+		return;
+	buf_init(&b, 0);
+	if (n->type == TOML_STRING) {
+		(void)buf_append(&b, n->str, n->str_len);
+	} else {
+		toml_foreach(e, n) {
+			if (e->type != TOML_STRING || e->str_len == 0 ||
+			    memchr(e->str, ',', e->str_len) != NULL) {
+				config_error(ctx, e->line, path, "each host must be a non-empty "
+								 "string without ','");
+				continue;
+			}
+			if (b.len > 0)
+				(void)buf_append(&b, ",", 1);
+			(void)buf_append(&b, e->str, e->str_len);
+		}
+	}
+	if (b.len == 0 || memchr(b.data, '\0', b.len) != NULL)
+		config_error(ctx, n->line, path, "must name at least one host");
+	else
+		ep->hosts = arena_strndup(ctx->cfg->arena, b.data, b.len);
+	buf_free(&b);
+}
+
+static void config_db_port(struct config_ctx *ctx, const struct toml_node *n, void *target,
+			   const char *path)
+{
+	struct config_db_endpoint *ep = target;
+
+	if (!config_mark_set(ctx, &ep->port, path, n->line))
+		return;
+	if (n->type == TOML_INTEGER && n->integer > 0 && n->integer <= 65535) {
+		ep->port = arena_printf(ctx->cfg->arena, "%lld", (long long)n->integer);
+		return;
+	}
+	if (n->type == TOML_STRING && n->str_len > 0 &&
+	    strspn(n->str, "0123456789,") == n->str_len) {
+		ep->port = arena_strndup(ctx->cfg->arena, n->str, n->str_len);
+		return;
+	}
+	config_error(ctx, n->line, path, "must be a port number (1-65535) or a list \"5432,5433\"");
+}
+
+static void config_db_tls_mode(struct config_ctx *ctx, const struct toml_node *n, void *target,
+			       const char *path)
+{
+	static const char *const modes[] = { "disable", "allow", "prefer", "require",
+					     "verify-ca", "verify-full" };
+	struct config_db_endpoint *ep = target;
+
+	if (n->type != TOML_STRING) {
+		config_type_error(ctx, n, path, "a string");
+		return;
+	}
+	if (!config_mark_set(ctx, &ep->tls_mode, path, n->line))
+		return;
+	for (size_t i = 0; i < ARRAY_SIZE(modes); i++) {
+		if (slice_eq(slice_from(n->str, n->str_len), slice_cstr(modes[i]))) {
+			ep->tls_mode = modes[i];
+			return;
+		}
+	}
+	config_error(ctx, n->line, path,
+		     "must be disable, allow, prefer, require, verify-ca or verify-full, not %s",
+		     config_quote(ctx, n->str, n->str_len));
+}
+
 static const struct config_key database_endpoint_keys[] = {
-	{ "host", CFG_STRING, 0, NULL, CFG_F_IGNORE },
-	{ "hosts", CFG_ANY, 0, NULL, 0 },
-	{ "port", CFG_ANY, 0, NULL, 0 },
-	{ "user", CFG_STRING, 0, NULL, CFG_F_IGNORE },
-	{ "password", CFG_SECRET, 0, NULL, CFG_F_IGNORE },
-	{ "name", CFG_STRING, 0, NULL, CFG_F_IGNORE },
-	{ "tls_mode", CFG_ANY, 0, NULL, 0 },
-	{ "max_conns", CFG_ANY, 0, NULL, 0 },
-	{ "min_conns", CFG_ANY, 0, NULL, 0 },
-	{ "max_conn_lifetime", CFG_ANY, 0, NULL, 0 },
-	{ "max_conn_idle_time", CFG_ANY, 0, NULL, 0 },
-	{ "query_timeout", CFG_ANY, 0, NULL, 0 },
+	{ "host", CFG_FUNC, 0, config_db_hosts, 0 },
+	{ "hosts", CFG_FUNC, 0, config_db_hosts, 0 },
+	{ "port", CFG_FUNC, 0, config_db_port, 0 },
+	{ "user", CFG_STRING, DB_OFF(user), NULL, 0 },
+	{ "password", CFG_SECRET, DB_OFF(password), NULL, 0 },
+	{ "name", CFG_STRING, DB_OFF(name), NULL, 0 },
+	{ "tls", CFG_BOOL, DB_OFF(tls), NULL, 0 },
+	{ "tls_mode", CFG_FUNC, 0, config_db_tls_mode, 0 },
+	{ "conninfo", CFG_SECRET, DB_OFF(conninfo), NULL, 0 },
+	{ "max_conns", CFG_U32, DB_OFF(max_conns), NULL, 0 },
+	{ "min_conns", CFG_U32, 0, NULL, CFG_F_IGNORE },
+	{ "max_conn_lifetime", CFG_DURATION, 0, NULL, CFG_F_IGNORE },
+	{ "max_conn_idle_time", CFG_DURATION, 0, NULL, CFG_F_IGNORE },
+	{ "query_timeout", CFG_DURATION, DB_OFF(query_timeout_ms), NULL, 0 },
 };
 
 static void config_database_endpoint(struct config_ctx *ctx, const struct toml_node *n,
 				     void *target, const char *path)
 {
+	struct config *cfg = target;
+
 	if (config_expect_table(ctx, n, path))
 		config_apply(ctx, n, database_endpoint_keys, ARRAY_SIZE(database_endpoint_keys),
-			     target, path, 0);
+			     config_key_is(n, "read") ? &cfg->database.read : &cfg->database.write,
+			     path, 0);
+}
+
+/* One libpq conninfo value: quoted, with \ and ' escaped. */
+static void config_conninfo_add(struct buf *b, const char *key, const char *value)
+{
+	if (value == NULL || value[0] == '\0')
+		return;
+	(void)buf_printf(b, "%s%s='", b->len > 0 ? " " : "", key);
+	for (const char *p = value; *p != '\0'; p++) {
+		if (*p == '\\' || *p == '\'')
+			(void)buf_append(b, "\\", 1);
+		(void)buf_append(b, p, 1);
+	}
+	(void)buf_append(b, "'", 1);
+}
+
+/* The conninfo of an endpoint: its own conninfo first, so that the Sora
+   keys given next to it override it (libpq: later keywords win). */
+static const char *config_db_conninfo(struct config *cfg, const struct config_db_endpoint *ep,
+				      bool is_write)
+{
+	uint64_t timeout = ep->query_timeout_ms != 0 ? ep->query_timeout_ms
+						     : cfg->database.query_timeout_ms;
+	struct buf b;
+	const char *out;
+
+	buf_init(&b, 0);
+	if (ep->conninfo != NULL && ep->conninfo[0] != '\0')
+		(void)buf_append_str(&b, ep->conninfo);
+	config_conninfo_add(&b, "host", ep->hosts);
+	config_conninfo_add(&b, "port", ep->port);
+	config_conninfo_add(&b, "user", ep->user);
+	config_conninfo_add(&b, "password", ep->password);
+	config_conninfo_add(&b, "dbname", ep->name);
+	config_conninfo_add(&b, "sslmode", ep->tls_mode != NULL ? ep->tls_mode
+						 : ep->tls	 ? "require"
+								 : NULL);
+	/* a query running longer is cancelled: a temporary error, not a
+	   worker thread stuck behind a lock or a slow plan */
+	if (timeout != 0) {
+		char opt[64];
+
+		REQUIRE(snprintf(opt, sizeof(opt), "-c statement_timeout=%llu",
+				 (unsigned long long)timeout) > 0);
+		config_conninfo_add(&b, "options", opt);
+	}
+	/* several hosts: writes go to the one that accepts them */
+	if (is_write && ep->hosts != NULL && strchr(ep->hosts, ',') != NULL)
+		config_conninfo_add(&b, "target_session_attrs", "read-write");
+	out = arena_strndup(cfg->arena, b.data != NULL ? b.data : "", b.len);
+	buf_wipe(&b);
+	buf_free(&b);
+	return out;
 }
 
 static const struct config_key database_keys[] = {
@@ -574,7 +716,7 @@ static const struct config_key database_keys[] = {
 	{ "write", CFG_FUNC, 0, config_database_endpoint, 0 },
 	{ "read", CFG_FUNC, 0, config_database_endpoint, 0 },
 	{ "log_queries", CFG_ANY, 0, NULL, 0 },
-	{ "query_timeout", CFG_ANY, 0, NULL, 0 },
+	{ "query_timeout", CFG_DURATION, CFG_OFF(database.query_timeout_ms), NULL, 0 },
 	{ "search_timeout", CFG_ANY, 0, NULL, 0 },
 	{ "write_timeout", CFG_ANY, 0, NULL, 0 },
 };
@@ -583,6 +725,42 @@ static const struct config_key storage_keys[] = {
 	{ "driver", CFG_FUNC, 0, config_storage_driver, 0 },
 	{ "path", CFG_STRING, CFG_OFF(storage.path), NULL, 0 },
 };
+
+static bool config_is_hex64(const char *s);
+
+/* [s3] previous_encryption_keys: an array of 64-hex strings (secrets:
+   messages name the element, never its value). */
+static void config_previous_keys(struct config_ctx *ctx, const struct toml_node *n, void *target,
+				 const char *path)
+{
+	struct config *cfg = target;
+	const struct toml_node *e;
+	size_t i = 0;
+
+	if (n->type != TOML_ARRAY) {
+		config_type_error(ctx, n, path, "an array of strings (64 hex characters each)");
+		return;
+	}
+	cfg->s3.previous_encryption_keys =
+		arena_alloc(cfg->arena, (n->count + 1) * sizeof(*cfg->s3.previous_encryption_keys));
+	toml_foreach(e, n) {
+		const char *epath = arena_printf(ctx->tmp, "%s[%zu]", path, i++);
+		char *key;
+
+		if (e->type != TOML_STRING) {
+			config_type_error(ctx, e, epath, "a string (64 hex characters)");
+			continue;
+		}
+		key = arena_strndup(cfg->arena, e->str, e->str_len);
+		if (e->str_len != 64 || !config_is_hex64(key)) {
+			config_error(ctx, e->line, epath,
+				     "must be exactly 64 hex characters (a 32-byte key)");
+			util_wipe(key, e->str_len);
+			continue;
+		}
+		cfg->s3.previous_encryption_keys[cfg->s3.previous_encryption_key_count++] = key;
+	}
+}
 
 static const struct config_key s3_keys[] = {
 	{ "endpoint", CFG_STRING, CFG_OFF(s3.endpoint), NULL, 0 },
@@ -593,6 +771,7 @@ static const struct config_key s3_keys[] = {
 	{ "encrypt", CFG_BOOL, CFG_OFF(s3.encrypt), NULL, 0 },
 	{ "encryption_key", CFG_SECRET, CFG_OFF(s3.encryption_key), NULL, 0 },
 	{ "timeout", CFG_DURATION, CFG_OFF(s3.timeout_ms), NULL, 0 },
+	{ "previous_encryption_keys", CFG_FUNC, 0, config_previous_keys, 0 },
 	{ "trace", CFG_BOOL, 0, NULL, CFG_F_IGNORE },
 };
 
@@ -617,7 +796,7 @@ static const struct config_key uploader_keys[] = {
 	{ "max_attempts", CFG_U32, CFG_OFF(uploader.max_attempts), NULL, 0 },
 	{ "retry_interval", CFG_DURATION, CFG_OFF(uploader.retry_interval_ms), NULL, 0 },
 	{ "instance_id", CFG_STRING, 0, NULL, CFG_F_IGNORE },
-	{ "max_staging_size", CFG_SIZE, 0, NULL, CFG_F_IGNORE },
+	{ "max_staging_size", CFG_SIZE, CFG_OFF(uploader.max_staging_size), NULL, 0 },
 	{ "cleanup_grace_period", CFG_DURATION, 0, NULL, CFG_F_IGNORE },
 };
 
@@ -638,6 +817,110 @@ static const struct config_key runtime_keys[] = {
 	{ "shutdown_timeout", CFG_DURATION, CFG_OFF(runtime.shutdown_timeout_ms), NULL, 0 },
 };
 
+/* [sieve] enabled_extensions: an array of extension names; [] = default. */
+static void config_sieve_extensions(struct config_ctx *ctx, const struct toml_node *n,
+				    void *target, const char *path)
+{
+	struct config *cfg = target;
+	const struct toml_node *e;
+	size_t i = 0;
+
+	if (n->type != TOML_ARRAY) {
+		config_type_error(ctx, n, path, "an array of extension names");
+		return;
+	}
+	cfg->sieve.enabled_extensions = NULL;
+	if (n->count == 0)
+		return;
+	cfg->sieve.enabled_extensions =
+		arena_alloc(cfg->arena, (n->count + 1) * sizeof(*cfg->sieve.enabled_extensions));
+	toml_foreach(e, n) {
+		const char *epath = arena_printf(ctx->tmp, "%s[%zu]", path, i);
+
+		if (e->type != TOML_STRING || e->str_len == 0 ||
+		    memchr(e->str, ' ', e->str_len) != NULL) {
+			config_type_error(ctx, e, epath, "an extension name");
+			continue;
+		}
+		cfg->sieve.enabled_extensions[i++] = arena_strndup(cfg->arena, e->str, e->str_len);
+	}
+	cfg->sieve.enabled_extensions[i] = NULL;
+}
+
+static const struct config_key sieve_keys[] = {
+	{ "enabled_extensions", CFG_FUNC, 0, config_sieve_extensions, 0 },
+	{ "max_script_size", CFG_SIZE, CFG_OFF(sieve.max_script_size), NULL, 0 },
+	{ "max_scripts", CFG_U32, CFG_OFF(sieve.max_scripts), NULL, 0 },
+	{ "max_execution_time", CFG_DURATION, CFG_OFF(sieve.max_execution_ms), NULL, 0 },
+	{ "redirect_rate_limit", CFG_U32, CFG_OFF(sieve.redirect_rate_limit), NULL, 0 },
+	{ "redirect_rate_window", CFG_DURATION, CFG_OFF(sieve.redirect_rate_window_ms), NULL, 0 },
+	{ "max_redirect_hops", CFG_U32, CFG_OFF(sieve.max_redirect_hops), NULL, 0 },
+};
+
+/* [relay.queue] retry_backoff = ["1m", "5m", ...] */
+static void config_relay_backoff(struct config_ctx *ctx, const struct toml_node *n, void *target,
+				 const char *path)
+{
+	struct config *cfg = target;
+	const struct toml_node *e;
+	size_t i = 0;
+
+	if (n->type != TOML_ARRAY || n->count == 0 ||
+	    n->count > ARRAY_SIZE(cfg->relay.queue.retry_backoff_ms)) {
+		config_type_error(ctx, n, path, "an array of 1 to 16 durations");
+		return;
+	}
+	cfg->relay.queue.retry_backoff_count = 0;
+	toml_foreach(e, n) {
+		const char *epath = arena_printf(ctx->tmp, "%s[%zu]", path, i++);
+		uint64_t ms;
+
+		if (e->type != TOML_STRING ||
+		    units_parse_duration(slice_from(e->str, e->str_len), &ms) < 0 || ms == 0) {
+			config_type_error(ctx, e, epath, "a duration such as \"5m\"");
+			continue;
+		}
+		cfg->relay.queue.retry_backoff_ms[cfg->relay.queue.retry_backoff_count++] = ms;
+	}
+}
+
+static const struct config_key relay_queue_keys[] = {
+	{ "path", CFG_STRING, CFG_OFF(relay.queue.path), NULL, 0 },
+	{ "worker_interval", CFG_DURATION, CFG_OFF(relay.queue.worker_interval_ms), NULL, 0 },
+	{ "batch_size", CFG_U32, CFG_OFF(relay.queue.batch_size), NULL, 0 },
+	{ "concurrency", CFG_U32, 0, NULL, CFG_F_IGNORE },
+	{ "max_attempts", CFG_U32, CFG_OFF(relay.queue.max_attempts), NULL, 0 },
+	{ "retry_backoff", CFG_FUNC, 0, config_relay_backoff, 0 },
+	{ "circuit_breaker_threshold", CFG_U32, CFG_OFF(relay.queue.circuit_breaker_threshold),
+	  NULL, 0 },
+	{ "circuit_breaker_timeout", CFG_DURATION, CFG_OFF(relay.queue.circuit_breaker_timeout_ms),
+	  NULL, 0 },
+	{ "circuit_breaker_max_requests", CFG_U32, 0, NULL, CFG_F_IGNORE },
+};
+
+static void config_relay_queue(struct config_ctx *ctx, const struct toml_node *n, void *target,
+			       const char *path)
+{
+	if (config_expect_table(ctx, n, path))
+		config_apply(ctx, n, relay_queue_keys, ARRAY_SIZE(relay_queue_keys), target, path,
+			     0);
+}
+
+static const struct config_key relay_keys[] = {
+	{ "type", CFG_STRING, CFG_OFF(relay.type), NULL, 0 },
+	{ "smtp_host", CFG_STRING, CFG_OFF(relay.smtp_host), NULL, 0 },
+	{ "smtp_tls", CFG_BOOL, CFG_OFF(relay.smtp_tls), NULL, 0 },
+	{ "smtp_tls_verify", CFG_BOOL, CFG_OFF(relay.smtp_tls_verify), NULL, 0 },
+	{ "smtp_use_starttls", CFG_BOOL, CFG_OFF(relay.smtp_use_starttls), NULL, 0 },
+	{ "smtp_username", CFG_STRING, CFG_OFF(relay.smtp_username), NULL, 0 },
+	{ "smtp_password", CFG_SECRET, CFG_OFF(relay.smtp_password), NULL, 0 },
+	{ "queue", CFG_FUNC, 0, config_relay_queue, 0 },
+};
+
+static const struct config_key auth_keys[] = {
+	{ "rehash_on_login", CFG_BOOL, CFG_OFF(auth.rehash_on_login), NULL, 0 },
+};
+
 #define CONFIG_SECTION_FN(name)                                                              \
 	static void config_section_##name(struct config_ctx *ctx, const struct toml_node *n, \
 					  void *target, const char *path)                    \
@@ -655,6 +938,9 @@ CONFIG_SECTION_FN(local_cache)
 CONFIG_SECTION_FN(uploader)
 CONFIG_SECTION_FN(cleanup)
 CONFIG_SECTION_FN(runtime)
+CONFIG_SECTION_FN(sieve)
+CONFIG_SECTION_FN(relay)
+CONFIG_SECTION_FN(auth)
 
 static const struct config_key root_keys[] = {
 	{ "servers", CFG_FUNC, 0, config_servers_section, 0 },
@@ -667,6 +953,9 @@ static const struct config_key root_keys[] = {
 	{ "uploader", CFG_FUNC, 0, config_section_uploader, 0 },
 	{ "cleanup", CFG_FUNC, 0, config_section_cleanup, 0 },
 	{ "runtime", CFG_FUNC, 0, config_section_runtime, 0 },
+	{ "sieve", CFG_FUNC, 0, config_section_sieve, 0 },
+	{ "relay", CFG_FUNC, 0, config_section_relay, 0 },
+	{ "auth", CFG_FUNC, 0, config_section_auth, 0 },
 };
 
 static void config_defaults(struct config *cfg)
@@ -687,9 +976,31 @@ static void config_defaults(struct config *cfg)
 	cfg->uploader.concurrency = 20;
 	cfg->uploader.max_attempts = 20;
 	cfg->uploader.retry_interval_ms = 30 * 1000;
+	cfg->uploader.max_staging_size = 1ULL << 30;
 	cfg->cleanup.grace_period_ms = 14ULL * 24 * 3600 * 1000;
 	cfg->cleanup.wake_interval_ms = 3600 * 1000;
 	cfg->runtime.shutdown_timeout_ms = 30 * 1000;
+	cfg->sieve.max_script_size = 16 * 1024;
+	cfg->sieve.max_scripts = 100;
+	cfg->sieve.max_execution_ms = 2000;
+	cfg->sieve.redirect_rate_limit = 100;
+	cfg->sieve.redirect_rate_window_ms = 3600 * 1000;
+	cfg->sieve.max_redirect_hops = 2;
+	cfg->relay.smtp_tls = true;
+	cfg->relay.smtp_tls_verify = true;
+	cfg->relay.queue.worker_interval_ms = 60 * 1000;
+	cfg->relay.queue.batch_size = 100;
+	cfg->relay.queue.max_attempts = 10;
+	cfg->relay.queue.retry_backoff_count = 6;
+	{
+		static const uint64_t backoff[] = { 60, 300, 900, 3600, 6 * 3600, 24 * 3600 };
+
+		for (size_t i = 0; i < ARRAY_SIZE(backoff); i++)
+			cfg->relay.queue.retry_backoff_ms[i] = backoff[i] * 1000;
+	}
+	cfg->relay.queue.circuit_breaker_threshold = 5;
+	cfg->relay.queue.circuit_breaker_timeout_ms = 30 * 1000;
+	cfg->auth.rehash_on_login = true;
 }
 
 /* Line of the key that set field, or of fallback. */
@@ -716,6 +1027,39 @@ static bool config_is_hex64(const char *s)
 			return false;
 	}
 	return i == 64;
+}
+
+static void config_check_relay(struct config_ctx *ctx)
+{
+	struct config *cfg = ctx->cfg;
+	unsigned line = config_line_of(ctx, &cfg->relay.type, 1);
+
+	/* Sora clamps max_execution_time to 100 ms – 60 s */
+	if (cfg->sieve.max_execution_ms < 100)
+		cfg->sieve.max_execution_ms = 100;
+	if (cfg->sieve.max_execution_ms > 60 * 1000)
+		cfg->sieve.max_execution_ms = 60 * 1000;
+	if (!str_set(cfg->relay.type)) {
+		cfg->relay.type = NULL;
+		return;
+	}
+	if (strcmp(cfg->relay.type, "smtp") != 0) {
+		config_error(ctx, line, "relay.type", "\"%s\" is not available in this build "
+			     "(\"smtp\" only)", cfg->relay.type);
+		return;
+	}
+	if (!str_set(cfg->relay.smtp_host) || strrchr(cfg->relay.smtp_host, ':') == NULL)
+		config_error(ctx, line, "relay.smtp_host",
+			     "required when relay.type = \"smtp\": \"host:port\"");
+	if ((cfg->relay.smtp_username == NULL) != (cfg->relay.smtp_password == NULL))
+		config_error(ctx, line, "relay.smtp_username",
+			     "relay.smtp_username and relay.smtp_password go together");
+	if (cfg->relay.queue.max_attempts == 0)
+		config_error(ctx, config_line_of(ctx, &cfg->relay.queue.max_attempts, line),
+			     "relay.queue.max_attempts", "must be at least 1");
+	if (cfg->relay.queue.worker_interval_ms == 0)
+		config_error(ctx, config_line_of(ctx, &cfg->relay.queue.worker_interval_ms, line),
+			     "relay.queue.worker_interval", "must be greater than 0");
 }
 
 static void config_check_globals(struct config_ctx *ctx, const struct toml_node *root)
@@ -754,12 +1098,17 @@ static void config_check_globals(struct config_ctx *ctx, const struct toml_node 
 	    toml_get_path(root, "database.write") == NULL)
 		config_error(ctx, config_line_of(ctx, &cfg->database.driver, 1), "database.write",
 			     "required when database.driver = \"postgres\"");
+	if (toml_get_path(root, "database.write") != NULL)
+		cfg->database.write_conninfo = config_db_conninfo(cfg, &cfg->database.write, true);
+	if (toml_get_path(root, "database.read") != NULL)
+		cfg->database.read_conninfo = config_db_conninfo(cfg, &cfg->database.read, false);
 	if (cfg->cleanup.wake_interval_ms < 60 * 1000)
 		config_error(ctx, config_line_of(ctx, &cfg->cleanup.wake_interval_ms, 1),
 			     "cleanup.wake_interval", "must be at least 1m");
 	if (cfg->runtime.shutdown_timeout_ms == 0)
 		config_error(ctx, config_line_of(ctx, &cfg->runtime.shutdown_timeout_ms, 1),
 			     "runtime.shutdown_timeout", "must be greater than 0");
+	config_check_relay(ctx);
 }
 
 /* ---- entry points ---- */
@@ -781,8 +1130,17 @@ void config_free(struct config **cfgp)
 		config_server_free(&cfg->servers[i]);
 	cidr_list_free(&cfg->trusted_networks);
 	config_wipe_str(cfg->s3.access_key);
+	config_wipe_str(cfg->database.write.password);
+	config_wipe_str(cfg->database.read.password);
+	config_wipe_str(cfg->database.write.conninfo);
+	config_wipe_str(cfg->database.read.conninfo);
+	config_wipe_str(cfg->database.write_conninfo);
+	config_wipe_str(cfg->database.read_conninfo);
 	config_wipe_str(cfg->s3.secret_key);
+	config_wipe_str(cfg->relay.smtp_password);
 	config_wipe_str(cfg->s3.encryption_key);
+	for (size_t i = 0; i < cfg->s3.previous_encryption_key_count; i++)
+		config_wipe_str(cfg->s3.previous_encryption_keys[i]);
 	arena = cfg->arena;
 	arena_free(&arena);
 	*cfgp = NULL;

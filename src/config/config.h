@@ -109,6 +109,10 @@ struct config_server {
 	const char *api_key;             /* Authorization: Bearer <api_key> */
 	struct cidr_list allowed_hosts;  /* empty = any peer */
 	const char *http_path;           /* key "path"; metrics default "/metrics" */
+
+	/* IMAP QUOTA (RFC 9208): the limit every account gets; 0 = none */
+	uint64_t quota_storage;          /* bytes (STORAGE, reported in KiB) */
+	uint64_t quota_messages;         /* messages (MESSAGE) */
 };
 
 struct config {
@@ -131,6 +135,21 @@ struct config {
 	struct {
 		const char *driver;    /* "sqlite" (default) | "postgres" */
 		const char *path;      /* sqlite file, default "data/sora.db" */
+		/* postgres: Sora's [database.write] / [database.read] */
+		struct config_db_endpoint {
+			const char *hosts;     /* "host" or "hosts" (array), comma-joined */
+			const char *port;      /* integer or string ("5432" or "5432,5433") */
+			const char *user, *password, *name;
+			const char *tls_mode;  /* libpq sslmode; "tls = true" = "require" */
+			bool tls;
+			const char *conninfo;  /* ours: a libpq conninfo/URI, other keys override */
+			uint32_t max_conns;    /* pool size, 0 = 4 */
+			uint64_t query_timeout_ms; /* statement_timeout; 0 = [database]'s */
+		} write, read;
+		uint64_t query_timeout_ms; /* [database] query_timeout; 0 = none */
+		/* built from write/read at load (libpq key='value' form, may hold the
+		   password); read_conninfo NULL = use the write server */
+		const char *write_conninfo, *read_conninfo;
 	} database;
 
 	struct {
@@ -143,6 +162,10 @@ struct config {
 		bool disable_tls, encrypt;
 		const char *encryption_key; /* 64 hex chars when encrypt */
 		uint64_t timeout_ms;
+		/* previous_encryption_keys: older keys, still tried on reads
+		   (key rotation); 64 hex chars each, wiped at free */
+		const char **previous_encryption_keys;
+		size_t previous_encryption_key_count;
 	} s3;
 
 	struct {
@@ -157,6 +180,7 @@ struct config {
 		uint32_t concurrency;  /* default 20 */
 		uint32_t max_attempts; /* default 20 */
 		uint64_t retry_interval_ms; /* default 30s */
+		uint64_t max_staging_size; /* bytes staged at most, default 1 GiB */
 	} uploader;
 
 	struct {
@@ -169,6 +193,47 @@ struct config {
 		unsigned worker_threads; /* [runtime] worker_threads, 0 = 2 per core */
 		uint64_t shutdown_timeout_ms; /* [runtime] shutdown_timeout, default 30s */
 	} runtime;
+
+	struct {
+		/* NULL-terminated; NULL when absent or [] (the engine's default
+		   set). Names are checked against the engine at start-up. */
+		const char **enabled_extensions;
+		uint64_t max_script_size; /* ManageSieve, default 16 KiB */
+		uint32_t max_scripts;     /* per account, default 100 */
+		/* delivery (LMTP) */
+		uint64_t max_execution_ms;       /* max_execution_time, 2s, clamped 100ms–60s */
+		uint32_t redirect_rate_limit;    /* redirects per account per window, 100 */
+		uint64_t redirect_rate_window_ms; /* redirect_rate_window, 1h */
+		uint32_t max_redirect_hops;      /* 2; counted in X-Sora-Redirect-Hops */
+	} sieve;
+
+	/* [relay] and [relay.queue]: where Sieve redirects and vacation
+	   replies leave (Sora's keys). type NULL = no relay: they fall back
+	   to INBOX. */
+	struct {
+		const char *type;        /* "smtp" */
+		const char *smtp_host;   /* "host:port" */
+		bool smtp_tls;           /* implicit TLS (default true, as Sora) */
+		bool smtp_tls_verify;    /* default true */
+		bool smtp_use_starttls;  /* plaintext + STARTTLS instead */
+		const char *smtp_username, *smtp_password; /* ours: SMTP AUTH */
+		struct {
+			const char *path;            /* default "<data dir>/relay" */
+			uint64_t worker_interval_ms; /* 1m */
+			uint32_t batch_size;         /* 100 */
+			uint32_t max_attempts;       /* 10 */
+			uint64_t retry_backoff_ms[16]; /* 1m 5m 15m 1h 6h 24h */
+			unsigned retry_backoff_count;
+			uint32_t circuit_breaker_threshold; /* 5 */
+			uint64_t circuit_breaker_timeout_ms; /* 30s */
+		} queue;
+	} relay;
+
+	struct {
+		/* a good password stored with a legacy scheme or a weaker bcrypt
+		   cost is re-hashed at login (no Sora key; ours) */
+		bool rehash_on_login;     /* [auth] rehash_on_login, default true */
+	} auth;
 };
 
 /* Reads and validates path. Every problem found goes to diag_r as one line

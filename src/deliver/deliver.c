@@ -2,6 +2,7 @@
 
 #include <openssl/evp.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -91,6 +92,15 @@ void deliver_message(const struct mail_services *ms, const char *address, const 
 		     const char *data, size_t len, uint32_t flags, int64_t internal_date,
 		     struct deliver_result *res)
 {
+	deliver_message_keywords(ms, address, mailbox, data, len, flags, NULL, 0, internal_date,
+				 res);
+}
+
+void deliver_message_keywords(const struct mail_services *ms, const char *address,
+			      const char *mailbox, const char *data, size_t len, uint32_t flags,
+			      const char *const *keywords, size_t keyword_count,
+			      int64_t internal_date, struct deliver_result *res)
+{
 	struct arena *a = arena_new(16384);
 	struct store_account account;
 	struct store_mailbox mbox;
@@ -134,9 +144,14 @@ void deliver_message(const struct mail_services *ms, const char *address, const 
 		goto out;
 	}
 	msg.flags = flags;
+	msg.keywords = keywords;
+	msg.keyword_count = keyword_count;
 	msg.internal_date = internal_date != 0 ? internal_date : (int64_t)time(NULL);
 	msg.size = m->size;
 	msg.content_hash = hash;
+	/* which key encrypts it, so that rotation can find the old ones */
+	if (blob_key_id(ms->blob) != NULL)
+		msg.blob_key_id = (uint32_t)strtoul(blob_key_id(ms->blob), NULL, 16);
 	if (fill_headers(a, m, &msg.headers) < 0) {
 		set_status(res, DELIVER_PERMFAIL, "message", "structure too large");
 		goto out;

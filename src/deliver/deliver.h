@@ -21,12 +21,21 @@ struct store;
 struct blob;
 struct worker_pool;
 struct config;
+struct deliver_records;
+struct relay_queue;
 
 /* What protocol sessions get: the stores and the pool to call them on. */
 struct mail_services {
 	struct store *store;
 	struct blob *blob;
 	struct worker_pool *workers;
+	/* small file-backed tables (retry absorption, vacation replies,
+	   redirect counts) under the data directory; NULL: none kept */
+	struct deliver_records *records;
+	/* [relay]: where redirects and vacation replies go; NULL when no
+	   relay is configured (they fall back to INBOX, as in Sora) */
+	struct relay_queue *relay;
+	const struct config *cfg;
 };
 
 /* Opens the metadata store ([database]) and the blob store ([storage],
@@ -35,12 +44,18 @@ struct mail_services {
    object. 0, or -1 with a message naming the file and key in err. */
 int mail_services_open(const struct config *cfg, struct mail_services *ms, char *err,
 		       size_t err_size);
+/* The store settings of cfg's [database] (driver, SQLite path, PostgreSQL
+   conninfos and pool sizes), for sora and sora-admin alike. */
+struct store_settings;
+void mail_store_settings(const struct config *cfg, struct store_settings *set);
 void mail_services_close(struct mail_services *ms);
 
 enum deliver_status {
 	DELIVER_OK,
 	DELIVER_TEMPFAIL,  /* storage or database trouble: try again later */
 	DELIVER_PERMFAIL,  /* no such account, message refused */
+	DELIVER_REJECTED,  /* Sieve reject/ereject: reply holds the reason */
+	DELIVER_LOOP,      /* X-Sora-Loop came back to us, or too many hops */
 };
 
 struct deliver_result {
@@ -48,6 +63,8 @@ struct deliver_result {
 	uint32_t uid, uidvalidity;
 	char mailbox[256];   /* where it went (after fallback to INBOX) */
 	char reason[320];    /* for logs and the protocol's error text */
+	char reply[320];     /* DELIVER_REJECTED: "<rcpt> reason", one line, printable */
+	bool duplicate;      /* a retry of a delivery already stored: nothing new */
 };
 
 /* Stores data (len bytes, CRLF or LF lines as received) into mailbox of
@@ -57,5 +74,29 @@ struct deliver_result {
 void deliver_message(const struct mail_services *ms, const char *address, const char *mailbox,
 		     const char *data, size_t len, uint32_t flags, int64_t internal_date,
 		     struct deliver_result *res);
+/* The same with IMAP keywords (imap4flags) as well. */
+void deliver_message_keywords(const struct mail_services *ms, const char *address,
+			      const char *mailbox, const char *data, size_t len, uint32_t flags,
+			      const char *const *keywords, size_t keyword_count,
+			      int64_t internal_date, struct deliver_result *res);
+
+/* A message arriving over LMTP for one recipient. */
+struct deliver_incoming {
+	const char *mail_from;  /* "" for the null sender */
+	const char *rcpt;       /* RCPT TO as given, +detail kept */
+	const char *auth_user;  /* XCLIENT LOGIN, "" when none */
+	const char *data;       /* our Received: header, then the bytes as received */
+	size_t len;
+	size_t body_offset;     /* data + body_offset: the bytes as received */
+};
+
+/* The delivery pipeline for one recipient: account lookup (+detail
+   stripped), retry absorption (the same bytes for the same account within
+   DELIVER_RETRY_WINDOW count as delivered, res->duplicate), Delivered-To,
+   then the Sieve scripts and their actions when built with Sieve, else
+   INBOX. DELIVER_OK only once everything asked for is durable. */
+#define DELIVER_RETRY_WINDOW (5 * 24 * 3600) /* Postfix's maximal_queue_lifetime */
+void deliver_incoming(const struct mail_services *ms, const struct deliver_incoming *in,
+		      struct deliver_result *res);
 
 #endif

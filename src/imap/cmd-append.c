@@ -1,32 +1,45 @@
-/* APPEND (RFC 9051 §6.3.12, RFC 4315 APPENDUID, RFC 7889 APPENDLIMIT).
+/* APPEND (RFC 9051 §6.3.12, RFC 4315 APPENDUID, RFC 7889 APPENDLIMIT,
+   RFC 3502 MULTIAPPEND, RFC 6855 UTF8 data, RFC 3516 literal8).
 
-   The message goes through deliver_message(), the one write path shared
-   with LMTP: parsed once, body into the blob store, metadata row. The
-   literal is read whole by the parser (its limit is the post-login
-   max_literal), so [TOOBIG] is checked after reading it. */
+   Every message of one APPEND is parsed once (src/mime), its body put in
+   the blob store, then all metadata rows go in with one
+   store_append_batch(): all or none, as MULTIAPPEND requires. Bodies of a
+   failed batch are left unreferenced for cleanup, as after a crash in
+   deliver_message(). The parser's literal limit is APPENDLIMIT after
+   login, so [TOOBIG] is answered when a literal is announced, before its
+   octets are read (a non-synchronising one is drained, imap-client.c). */
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
 
+#include <openssl/evp.h>
+
 #include "../deliver/deliver.h"
 #include "../lib/log.h"
 #include "../lib/util.h"
+#include "../mime/mime.h"
+#include "../store/blob.h"
 #include "../store/store.h"
 #include "imap-commands.h"
 
-struct append_req {
-	const char *mailbox;
+#define APPEND_MAX_MESSAGES 1000
+
+struct append_msg {
 	char *data; /* malloc */
 	size_t len;
 	uint32_t flags;
 	const char **keywords;
 	size_t keyword_count;
 	int64_t internal_date;
+};
+
+struct append_req {
+	const char *mailbox;
+	struct append_msg *msgs; /* in the job's arena */
+	size_t count;
 	/* results */
-	bool ok;
 	struct imap_sync *sync; /* appended to the selected mailbox */
-	char warning[300];      /* logged by the completion */
 };
 
 /* date-time = DQUOTE date-day-fixed "-" date-month "-" date-year SP time SP zone DQUOTE */
@@ -64,13 +77,117 @@ static int parse_date_time(struct slice s, int64_t *t_r)
 	return 0;
 }
 
+static void sha256_hex(const char *data, size_t len, char out[65])
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char md[32];
+	unsigned int mdlen = 0;
+
+	EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL);
+	for (unsigned i = 0; i < 32; i++) {
+		out[2 * i] = hex[md[i] >> 4];
+		out[2 * i + 1] = hex[md[i] & 15];
+	}
+	out[64] = '\0';
+}
+
+static const char *addr_text(struct arena *a, const struct mime_sort_addr *sa)
+{
+	if (sa->mailbox == NULL)
+		return NULL;
+	return arena_printf(a, "%s%s%s@%s%s", sa->display != NULL ? sa->display : "",
+			    sa->display != NULL ? " <" : "", sa->mailbox,
+			    sa->domain != NULL ? sa->domain : "", sa->display != NULL ? ">" : "");
+}
+
+/* The same columns deliver_message() stores (src/deliver/deliver.c):
+   SEARCH, SORT and FETCH must not tell IMAP-appended mail from delivered
+   mail. Kept in step by hand until deliver exports a batch API. */
+static int fill_headers(struct arena *a, const struct mime_message *m, struct store_headers *h)
+{
+	struct buf b;
+
+	buf_init(&b, 0);
+	if (mime_envelope(m->root->envelope, &b) < 0)
+		goto fail;
+	h->envelope = arena_strndup(a, b.data, b.len);
+	buf_clear(&b);
+	if (mime_bodystructure(m->root, true, &b) < 0)
+		goto fail;
+	h->bodystructure = arena_strndup(a, b.data, b.len);
+	buf_clear(&b);
+	for (unsigned i = 0; i < m->reference_count; i++)
+		(void)buf_printf(&b, "%s<%s>", i == 0 ? "" : " ", m->references[i]);
+	h->references = b.len > 0 ? arena_strndup(a, b.data, b.len) : NULL;
+	buf_free(&b);
+	h->subject = m->subject;
+	h->base_subject = m->base_subject;
+	h->from = addr_text(a, &m->from);
+	h->to = addr_text(a, &m->to);
+	h->cc = addr_text(a, &m->cc);
+	h->sort_from = m->from.mailbox != NULL ? arena_strdup(a, m->from.mailbox) : NULL;
+	h->sort_to = m->to.mailbox != NULL ? arena_strdup(a, m->to.mailbox) : NULL;
+	h->sort_cc = m->cc.mailbox != NULL ? arena_strdup(a, m->cc.mailbox) : NULL;
+	h->display_from = m->from.display;
+	h->display_to = m->to.display;
+	h->message_id = m->message_id;
+	h->in_reply_to = m->in_reply_to;
+	h->preview = m->preview;
+	h->sent_date = m->date;
+	return 0;
+fail:
+	buf_free(&b);
+	return -1;
+}
+
+/* Parses one message and puts its body in the blob store. 0, or -1 with
+   the job answered (NO for a refused message, failure for the world). */
+static int append_prepare(struct imap_job *job, const char *address, struct append_msg *am,
+			  struct store_message_new *msg)
+{
+	struct blob_error berr = { 0 };
+	struct mime_message *m;
+	struct buf key;
+	const char *error;
+	char *hash = arena_alloc(job->arena, 65);
+	int ret;
+
+	if (mime_parse(am->data, am->len, job->arena, &m, &error) < 0 ||
+	    fill_headers(job->arena, m, &msg->headers) < 0) {
+		imap_job_tagged(job, "NO", "[CANNOT] Message refused");
+		return -1;
+	}
+	sha256_hex(am->data, am->len, hash);
+	buf_init(&key, BLOB_KEY_MAX);
+	ret = blob_key_from_address(address, hash, &key, &berr);
+	if (ret == 0)
+		ret = blob_put(job->ms->blob, key.data, am->data, am->len, &berr);
+	buf_free(&key);
+	if (ret < 0) {
+		job->failed = true;
+		snprintf(job->error, sizeof(job->error), "op=append blob %s: %s",
+			 blob_err_name(berr.code), berr.msg);
+		return -1;
+	}
+	msg->flags = am->flags;
+	msg->keywords = am->keywords;
+	msg->keyword_count = am->keyword_count;
+	msg->internal_date = am->internal_date != 0 ? am->internal_date : (int64_t)time(NULL);
+	msg->size = m->size;
+	msg->content_hash = hash;
+	msg->body_text = m->text;
+	return 0;
+}
+
 static void append_store(struct imap_job *job)
 {
 	struct append_req *req = job->ctx;
 	struct store_error err = { 0 };
 	struct store_account account;
 	struct store_mailbox mbox = { 0 };
-	struct deliver_result res;
+	struct store_append *items;
+	struct store_message_new *msgs;
+	uint32_t *uids;
 
 	if (store_mailbox_get(job->ms->store, job->account_id, req->mailbox, job->arena, &mbox,
 			      &err) < 0 || mbox.is_noselect) {
@@ -84,38 +201,42 @@ static void append_store(struct imap_job *job)
 		imap_job_fail(job, "append", &err);
 		return;
 	}
-	deliver_message(job->ms, account.primary_address, mbox.name, req->data, req->len,
-			req->flags, req->internal_date, &res);
-	if (res.status == DELIVER_TEMPFAIL) {
-		job->failed = true;
-		snprintf(job->error, sizeof(job->error), "op=append %.280s", res.reason);
-		return;
-	}
-	if (res.status != DELIVER_OK) {
-		imap_job_tagged(job, "NO", "[CANNOT] Message refused");
-		return;
-	}
-	if (req->keyword_count > 0) {
-		struct store_uid_range one = { res.uid, res.uid };
-		struct store_flags_update upd = { .op = STORE_FLAGS_ADD,
-						  .keywords = req->keywords,
-						  .keyword_count = req->keyword_count };
-		struct store_flags_result *fr;
-		uint32_t *failed;
-		size_t fr_count, failed_count;
+	{
+		/* RFC 9208 §4.1.1: the whole batch must fit (cmd-quota.c) */
+		uint64_t bytes = 0;
 
-		if (store_flags_update(job->ms->store, mbox.id, &one, 1, &upd, job->arena, &fr,
-				       &fr_count, &failed, &failed_count, &err) < 0)
-			snprintf(req->warning, sizeof(req->warning),
-				 "uid=%u keywords not set: %s %s", res.uid,
-				 store_err_name(err.code), err.msg);
+		for (size_t i = 0; i < req->count; i++)
+			bytes += req->msgs[i].len;
+		if (imap_quota_exceeded(job, &account, bytes, req->count)) {
+			imap_job_tagged(job, "NO", "[OVERQUOTA] Quota exceeded");
+			return;
+		}
 	}
-	req->ok = true;
-	/* RFC 9051 §6.3.12: the selected mailbox announces the new message */
+	items = arena_alloc(job->arena, req->count * sizeof(*items));
+	msgs = arena_alloc(job->arena, req->count * sizeof(*msgs));
+	uids = arena_alloc(job->arena, req->count * sizeof(*uids));
+	for (size_t i = 0; i < req->count; i++) {
+		msgs[i] = (struct store_message_new){ 0 };
+		if (append_prepare(job, account.primary_address, &req->msgs[i], &msgs[i]) < 0)
+			return;
+		items[i] = (struct store_append){ .mailbox_id = mbox.id, .msg = &msgs[i] };
+	}
+	if (store_append_batch(job->ms->store, items, req->count, &err) < 0) {
+		if (err.code == STORE_INVALID)
+			imap_job_tagged(job, "NO", "[CANNOT] %s", err.msg);
+		else
+			imap_job_fail(job, "append", &err);
+		return;
+	}
+	for (size_t i = 0; i < req->count; i++)
+		uids[i] = items[i].uid_r;
+	/* RFC 9051 §6.3.12: the selected mailbox announces the new messages */
 	if (mbox.id == job->mailbox_id)
 		req->sync = imap_sync_collect(job, &err);
-	imap_job_tagged(job, "OK", "[APPENDUID %u %u] APPEND completed", res.uidvalidity,
-			res.uid);
+	buf_clear(&job->tagged);
+	(void)buf_printf(&job->tagged, "%s OK [APPENDUID %u ", job->tag, items[0].uidvalidity_r);
+	imap_append_uidset(&job->tagged, uids, req->count);
+	(void)buf_append_str(&job->tagged, "] APPEND completed\r\n");
 }
 
 static void append_run(struct imap_job *job)
@@ -123,8 +244,10 @@ static void append_run(struct imap_job *job)
 	struct append_req *req = job->ctx;
 
 	append_store(job);
-	free(req->data);
-	req->data = NULL;
+	for (size_t i = 0; i < req->count; i++) {
+		free(req->msgs[i].data);
+		req->msgs[i].data = NULL;
+	}
 }
 
 static void append_done(struct imap_client *ic, struct imap_job *job)
@@ -133,56 +256,104 @@ static void append_done(struct imap_client *ic, struct imap_job *job)
 
 	if (req->sync != NULL)
 		imap_sync_apply(ic, req->sync);
-	if (req->warning[0] != '\0')
-		log_warn(conn_log(ic->conn), "imap.append", "%s", log_str(req->warning));
+}
+
+/* One message: [flags] [date-time] (literal | UTF8 (literal8)), from
+   args[*next]. NULL on success, else the BAD text. */
+static const char *append_parse_one(struct imap_cmd *cmd, struct imap_job *job, size_t *next,
+				    struct append_msg *am, const struct imap_arg **lit_r)
+{
+	struct imap_client *ic = cmd->client;
+	const struct imap_cmd_args *args = cmd->args;
+	size_t i = *next;
+	const struct imap_arg *lit = NULL;
+
+	*am = (struct append_msg){ 0 };
+	if (i < args->count && args->args[i].type == IMAP_ARG_LIST) {
+		if (imap_flags_parse(args->args[i].list, args->args[i].list_count, job->arena,
+				     &am->flags, &am->keywords, &am->keyword_count) < 0)
+			return "Invalid APPEND flags";
+		i++;
+	}
+	if (i < args->count && args->args[i].type == IMAP_ARG_QUOTED) {
+		if (parse_date_time(args->args[i].str, &am->internal_date) < 0)
+			return "Invalid APPEND date-time";
+		i++;
+	}
+	if (i < args->count && args->args[i].type == IMAP_ARG_LITERAL) {
+		lit = &args->args[i++];
+	} else if (i + 1 < args->count && args->args[i].type == IMAP_ARG_ATOM &&
+		   slice_eq_ci(args->args[i].str, "UTF8")) {
+		const struct imap_arg *l = &args->args[i + 1];
+
+		/* RFC 6855 §4: UTF8 (~{n}...) once UTF8=ACCEPT is enabled */
+		if (!ic->utf8_enabled)
+			return "APPEND UTF8 needs ENABLE UTF8=ACCEPT";
+		if (l->type != IMAP_ARG_LIST || l->list_count != 1 ||
+		    l->list[0].type != IMAP_ARG_LITERAL || !l->list[0].literal8)
+			return "APPEND UTF8 expects (~{n} literal8)";
+		lit = &l->list[0];
+		i += 2;
+	} else {
+		return "APPEND expects the message as a literal";
+	}
+	*next = i;
+	*lit_r = lit;
+	return NULL;
 }
 
 enum cmd_ret imap_cmd_append(struct imap_cmd *cmd)
 {
 	struct imap_client *ic = cmd->client;
 	const struct imap_cmd_args *args = cmd->args;
-	const struct imap_arg *msg;
+	uint64_t limit = ic->srv->cfg->append_limit;
 	struct imap_job *job;
 	struct append_req *req;
-	size_t next = 1;
+	size_t next = 1, cap;
 
-	if (args->count < 2 || args->count > 4)
+	if (args->count < 2)
 		return imap_cmd_bad(cmd, "APPEND expects a mailbox, optional flags and date, and "
 					 "a message literal");
-	msg = &args->args[args->count - 1];
-	if (msg->type != IMAP_ARG_LITERAL)
-		return imap_cmd_bad(cmd, "APPEND expects the message as a literal");
-	if (ic->srv->cfg->append_limit != 0 && msg->str.len > ic->srv->cfg->append_limit)
-		return imap_cmd_no(cmd, "[TOOBIG] Message exceeds APPENDLIMIT");
-	if (msg->str.len == 0)
-		return imap_cmd_no(cmd, "[CANNOT] Empty message");
 	job = imap_job_new(cmd, append_run, append_done, false);
 	req = arena_alloc(job->arena, sizeof(*req));
 	*req = (struct append_req){ 0 };
 	job->ctx = req;
+	cap = MIN(args->count - 1, (size_t)APPEND_MAX_MESSAGES);
+	req->msgs = arena_alloc(job->arena, cap * sizeof(*req->msgs));
 	req->mailbox = imap_arg_mailbox_dup(ic, &args->args[0], job->arena);
-	if (req->mailbox == NULL)
-		goto bad;
-	if (next < args->count - 1 && args->args[next].type == IMAP_ARG_LIST) {
-		if (imap_flags_parse(args->args[next].list, args->args[next].list_count,
-				     job->arena, &req->flags, &req->keywords,
-				     &req->keyword_count) < 0)
-			goto bad;
-		next++;
+	if (req->mailbox == NULL) {
+		imap_job_discard(&job);
+		return imap_cmd_bad(cmd, "Invalid mailbox name");
 	}
-	if (next < args->count - 1) {
-		if (args->args[next].type != IMAP_ARG_QUOTED ||
-		    parse_date_time(args->args[next].str, &req->internal_date) < 0)
-			goto bad;
-		next++;
+	/* RFC 3502: one or more messages, each with its own flags and date */
+	while (next < args->count) {
+		const struct imap_arg *lit = NULL;
+		struct append_msg am;
+		const char *error;
+
+		if (req->count == cap) {
+			error = "Too many messages in one APPEND";
+		} else {
+			error = append_parse_one(cmd, job, &next, &am, &lit);
+		}
+		if (error == NULL && limit != 0 && lit->str.len > limit)
+			error = "";
+		if (error == NULL && lit->str.len == 0)
+			error = "-";
+		if (error != NULL) {
+			for (size_t i = 0; i < req->count; i++)
+				free(req->msgs[i].data);
+			imap_job_discard(&job);
+			if (error[0] == '\0')
+				return imap_cmd_no(cmd, "[TOOBIG] Message exceeds APPENDLIMIT");
+			if (strcmp(error, "-") == 0)
+				return imap_cmd_no(cmd, "[CANNOT] Empty message");
+			return imap_cmd_bad(cmd, "%s", error);
+		}
+		am.data = xmalloc(lit->str.len);
+		memcpy(am.data, lit->str.ptr, lit->str.len);
+		am.len = lit->str.len;
+		req->msgs[req->count++] = am;
 	}
-	if (next != args->count - 1)
-		goto bad;
-	req->data = xmalloc(msg->str.len);
-	memcpy(req->data, msg->str.ptr, msg->str.len);
-	req->len = msg->str.len;
 	return imap_job_submit(job);
-bad:
-	imap_job_discard(&job);
-	return imap_cmd_bad(cmd, "Invalid APPEND arguments");
 }

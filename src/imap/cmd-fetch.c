@@ -14,6 +14,11 @@
 #include <strings.h>
 #include <time.h>
 
+#include <gmime/gmime.h>
+/* glib has its own; ours (lib/util.h) are the same macros */
+#undef MIN
+#undef MAX
+
 #include "../deliver/deliver.h"
 #include "../lib/log.h"
 #include "../lib/util.h"
@@ -36,7 +41,13 @@ enum fetch_item {
 	FI_BODYSTRUCTURE = 1 << 5,
 	FI_BODY = 1 << 6,
 	FI_MODSEQ = 1 << 7, /* RFC 7162 */
+	FI_EMAILID = 1 << 8, /* RFC 8474 */
+	FI_THREADID = 1 << 9,
+	FI_SAVEDATE = 1 << 10, /* RFC 8514 */
+	FI_PREVIEW = 1 << 11, /* RFC 8970, stored at delivery */
 };
+
+enum binary_kind { BIN_NONE, BIN_CONTENT, BIN_SIZE }; /* RFC 3516 */
 
 enum fields_mode { FIELDS_NONE, FIELDS_ONLY, FIELDS_NOT };
 
@@ -52,16 +63,20 @@ struct fetch_section {
 	bool partial;
 	uint64_t offset, length;
 	bool peek;
+	enum binary_kind binary;
 };
 
 struct fetch_msg {
 	uint32_t uid, seq, flags;
 	uint64_t modseq;
+	int64_t email_id;
+	int64_t save_date;
 	const char *keywords;
 	int64_t internal_date;
 	uint64_t size;
 	char hash[BLOB_HASH_HEX_LEN + 1];
 	const char *envelope, *bodystructure;
+	const char *preview;
 	bool flags_changed;
 };
 
@@ -73,6 +88,8 @@ struct fetch_req {
 	struct store_uid_range *set;
 	size_t set_count;
 	uint64_t changed_since; /* RFC 7162 CHANGEDSINCE, 0 = none */
+	bool vanished;          /* RFC 7162 §3.2.6 VANISHED modifier */
+	uint64_t seen_modseq;   /* of the implicit \Seen change, 0 = none */
 	uint64_t max_output;
 	/* worker state */
 	struct fetch_msg *msgs;
@@ -194,9 +211,20 @@ static bool parse_body_item(struct fetch_req *req, struct slice s, struct arena 
 		sec->peek = false;
 	else if (prefix == 9 && strncasecmp(s.ptr, "BODY.PEEK", 9) == 0)
 		sec->peek = true;
+	else if (prefix == 6 && strncasecmp(s.ptr, "BINARY", 6) == 0)
+		sec->binary = BIN_CONTENT;
+	else if (prefix == 11 && strncasecmp(s.ptr, "BINARY.PEEK", 11) == 0)
+		sec->peek = true, sec->binary = BIN_CONTENT;
+	else if (prefix == 11 && strncasecmp(s.ptr, "BINARY.SIZE", 11) == 0)
+		sec->peek = true, sec->binary = BIN_SIZE;
 	else
 		return false;
 	if (!parse_section(sec, lb + 1, rb, a))
+		return false;
+	/* RFC 3516: section-binary is part numbers only */
+	if (sec->binary != BIN_NONE && sec->kind != MIME_SECTION_BODY)
+		return false;
+	if (sec->binary == BIN_SIZE && rb + 1 < end)
 		return false;
 	if (rb + 1 < end) {
 		/* <offset.length> */
@@ -212,7 +240,10 @@ static bool parse_body_item(struct fetch_req *req, struct slice s, struct arena 
 			return false;
 		sec->partial = true;
 	}
-	sec->label = arena_printf(a, "BODY[%.*s]", (int)(rb - lb - 1), lb + 1);
+	sec->label = arena_printf(a, "%s[%.*s]",
+				  sec->binary == BIN_SIZE ? "BINARY.SIZE"
+				  : sec->binary == BIN_CONTENT ? "BINARY" : "BODY",
+				  (int)(rb - lb - 1), lb + 1);
 	if (sec->partial)
 		sec->label = arena_printf(a, "%s<%llu>", sec->label,
 					  (unsigned long long)sec->offset);
@@ -251,6 +282,10 @@ static bool parse_item(struct fetch_req *req, const struct imap_arg *arg, struct
 		{ "BODYSTRUCTURE", FI_BODYSTRUCTURE },
 		{ "BODY", FI_BODY },
 		{ "MODSEQ", FI_MODSEQ },
+		{ "EMAILID", FI_EMAILID },
+		{ "THREADID", FI_THREADID },
+		{ "SAVEDATE", FI_SAVEDATE },
+		{ "PREVIEW", FI_PREVIEW },
 		{ "ALL", FI_FLAGS | FI_INTERNALDATE | FI_SIZE | FI_ENVELOPE },
 		{ "FAST", FI_FLAGS | FI_INTERNALDATE | FI_SIZE },
 		{ "FULL", FI_FLAGS | FI_INTERNALDATE | FI_SIZE | FI_ENVELOPE | FI_BODY },
@@ -299,6 +334,8 @@ static int fetch_cb(const struct store_message *msg, void *ctx)
 		.seq = seq,
 		.flags = msg->flags,
 		.modseq = msg->modseq,
+		.email_id = msg->email_id,
+		.save_date = msg->save_date,
 		.keywords = arena_strdup(a, msg->keywords != NULL ? msg->keywords : ""),
 		.internal_date = msg->internal_date,
 		.size = msg->size,
@@ -307,6 +344,8 @@ static int fetch_cb(const struct store_message *msg, void *ctx)
 		.bodystructure = msg->headers.bodystructure != NULL
 					 ? arena_strdup(a, msg->headers.bodystructure)
 					 : NULL,
+		.preview = msg->headers.preview != NULL ? arena_strdup(a, msg->headers.preview)
+							 : NULL,
 	};
 	if (msg->content_hash != NULL && strlen(msg->content_hash) == BLOB_HASH_HEX_LEN)
 		memcpy(m->hash, msg->content_hash, BLOB_HASH_HEX_LEN + 1);
@@ -340,6 +379,7 @@ static int fetch_mark_seen(struct fetch_req *req, struct store_error *err)
 			req->msgs[j].keywords = res[i].keywords;
 			req->msgs[j].modseq = res[i].modseq;
 			req->msgs[j].flags_changed = true;
+			req->seen_modseq = MAX(req->seen_modseq, res[i].modseq);
 		}
 	}
 	return 0;
@@ -417,6 +457,112 @@ static struct mime_message *body_mime(struct body_ctx *bc)
 	if (bc->mime == NULL && mime_parse(bc->data, bc->len, bc->arena, &bc->mime, &error) < 0)
 		bc->mime = NULL;
 	return bc->mime;
+}
+
+/* The part an IMAP part number list names (RFC 9051 §6.4.5): a
+   non-multipart message is its own part 1; the parts of a message/rfc822
+   are those of the message it holds. */
+static const struct mime_part *part_find(const struct mime_part *p, const uint32_t *nums,
+					 size_t count)
+{
+	for (size_t i = 0; i < count && p != NULL; i++) {
+		if ((p->flags & MIME_PART_MESSAGE) != 0 && i > 0)
+			p = p->children;
+		if (p == NULL)
+			return NULL;
+		if ((p->flags & MIME_PART_MULTIPART) != 0) {
+			const struct mime_part *c = p->children;
+
+			for (uint32_t n = 1; c != NULL && n < nums[i]; n++)
+				c = c->next;
+			p = c;
+		} else if (nums[i] != 1) {
+			return NULL;
+		}
+	}
+	return p;
+}
+
+static bool identity_encoding(const char *enc)
+{
+	return enc == NULL || strcasecmp(enc, "7bit") == 0 || strcasecmp(enc, "8bit") == 0 ||
+	       strcasecmp(enc, "binary") == 0;
+}
+
+/* The content of a part without its transfer encoding (RFC 3516), into
+   out. -1: an encoding we cannot undo ([UNKNOWN-CTE]). */
+static int binary_decode(const struct mime_part *part, const char *p, size_t len,
+			 struct buf *out)
+{
+	GMimeContentEncoding enc;
+	GMimeEncoding st;
+	char chunk[8192];
+
+	if ((part->flags & (MIME_PART_MULTIPART | MIME_PART_MESSAGE)) != 0 ||
+	    identity_encoding(part->encoding))
+		return buf_append(out, p, len) < 0 ? -1 : 0;
+	if (strcasecmp(part->encoding, "base64") == 0)
+		enc = GMIME_CONTENT_ENCODING_BASE64;
+	else if (strcasecmp(part->encoding, "quoted-printable") == 0)
+		enc = GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE;
+	else
+		return -1;
+	g_mime_encoding_init_decode(&st, enc);
+	while (len > 0) {
+		size_t take = MIN(len, (size_t)4096), n;
+
+		n = g_mime_encoding_step(&st, p, take, chunk);
+		if (buf_append(out, chunk, n) < 0)
+			return -1;
+		p += take;
+		len -= take;
+	}
+	return buf_append(out, chunk, g_mime_encoding_flush(&st, "", 0, chunk)) < 0 ? -1 : 0;
+}
+
+/* BINARY[part]<partial> or BINARY.SIZE[part]. false: unknown encoding. */
+static bool append_binary(struct fetch_req *req, const struct fetch_section *sec,
+			  struct body_ctx *bc, struct buf *tmp)
+{
+	struct buf *out = &req->job->out;
+	const struct mime_part *part = NULL;
+	struct mime_range r;
+	const char *p, *error;
+	size_t len;
+
+	buf_clear(tmp);
+	if (sec->whole) {
+		/* the message itself has no transfer encoding to undo */
+		(void)buf_append(tmp, bc->data, bc->len);
+	} else {
+		struct mime_message *m = body_mime(bc);
+
+		if (m == NULL || (part = part_find(m->root, sec->nums, sec->num_count)) == NULL ||
+		    mime_section_find(m->root, sec->nums, sec->num_count, MIME_SECTION_BODY, &r,
+				      &error) < 0 || r.end > bc->len || r.start > r.end) {
+			(void)buf_printf(out, "%s NIL", sec->label);
+			return true;
+		}
+		if (binary_decode(part, bc->data + r.start, (size_t)(r.end - r.start), tmp) < 0)
+			return false;
+	}
+	if (sec->binary == BIN_SIZE) {
+		(void)buf_printf(out, "%s %zu", sec->label, tmp->len);
+		return true;
+	}
+	p = tmp->data != NULL ? tmp->data : "";
+	len = tmp->len;
+	if (sec->partial) {
+		uint64_t off = MIN(sec->offset, (uint64_t)len);
+
+		p += off;
+		len = (size_t)MIN((uint64_t)len - off, sec->length);
+	}
+	/* literal8 only where a NUL makes it necessary (RFC 3516 §4.2) */
+	(void)buf_printf(out, "%s %s{%zu}\r\n", sec->label,
+			 memchr(p, '\0', len) != NULL ? "~" : "", len);
+	(void)buf_append(out, p, len);
+	return true;
 }
 
 /* Appends label SP (literal or NIL) for one section. */
@@ -515,6 +661,23 @@ static void append_meta(const struct fetch_req *req, const struct fetch_msg *m,
 	}
 	if ((items & FI_MODSEQ) != 0 || (m->flags_changed && req->job->condstore))
 		(void)buf_printf(out, " MODSEQ (%llu)", (unsigned long long)m->modseq);
+	if ((items & FI_EMAILID) != 0)
+		(void)buf_printf(out, " EMAILID (E%lld)", (long long)m->email_id);
+	/* RFC 8474 §5.2: NIL where threads are not tracked */
+	if ((items & FI_THREADID) != 0)
+		(void)buf_append_str(out, " THREADID NIL");
+	if ((items & FI_SAVEDATE) != 0) {
+		(void)buf_append_str(out, " SAVEDATE ");
+		if (m->save_date != 0)
+			append_internaldate(out, m->save_date);
+		else
+			(void)buf_append_str(out, "NIL");
+	}
+	if ((items & FI_PREVIEW) != 0) {
+		/* RFC 8970 §3: "" when the message has no text to preview */
+		(void)buf_append_str(out, " PREVIEW ");
+		imap_append_string(out, m->preview != NULL ? m->preview : "");
+	}
 	if ((items & FI_INTERNALDATE) != 0) {
 		(void)buf_append_str(out, " INTERNALDATE ");
 		append_internaldate(out, m->internal_date);
@@ -541,6 +704,7 @@ static int fetch_one(struct fetch_req *req, struct fetch_msg *m, const char *add
 	struct buf *out = &req->job->out;
 	struct body_ctx bc = { 0 };
 	struct buf meta;
+	size_t start = out->len;
 
 	if (needs_body(req, m) && fetch_load_body(req->job, m, address, body, &bc) < 0)
 		return -1;
@@ -551,13 +715,59 @@ static int fetch_one(struct fetch_req *req, struct fetch_msg *m, const char *add
 	if (meta.len > 0)
 		(void)buf_append(out, meta.data + 1, meta.len - 1);
 	for (size_t i = 0; i < req->section_count; i++) {
+		const struct fetch_section *sec = &req->sections[i];
+
 		if (i > 0 || meta.len > 0)
 			(void)buf_append_str(out, " ");
-		append_section(req, &req->sections[i], &bc, tmp);
+		if (sec->binary == BIN_NONE) {
+			append_section(req, sec, &bc, tmp);
+		} else if (!append_binary(req, sec, &bc, tmp)) {
+			/* RFC 3516 §4.3: drop this message's partial response */
+			out->len = start;
+			out->data[start] = '\0';
+			imap_job_tagged(req->job, "NO", "[UNKNOWN-CTE] Cannot decode message %u",
+					m->seq);
+			buf_free(&meta);
+			arena_free(&bc.arena);
+			return -1;
+		}
 	}
 	(void)buf_append_str(out, ")\r\n");
 	buf_free(&meta);
 	arena_free(&bc.arena);
+	return 0;
+}
+
+static bool in_set(const struct fetch_req *req, uint32_t uid)
+{
+	for (size_t i = 0; i < req->set_count; i++) {
+		if (uid >= req->set[i].first && uid <= req->set[i].last)
+			return true;
+	}
+	return false;
+}
+
+/* RFC 7162 §3.2.6: UIDs of the set expunged since CHANGEDSINCE, first. */
+static int fetch_vanished(struct fetch_req *req, struct store_error *err)
+{
+	struct imap_job *job = req->job;
+	struct store_flags_result *changed;
+	uint32_t *vanished, *report;
+	size_t changed_count, vanished_count, n = 0;
+
+	if (store_changes_since(job->ms->store, job->mailbox_id, req->changed_since, job->arena,
+				&changed, &changed_count, &vanished, &vanished_count, err) < 0)
+		return -1;
+	report = arena_alloc(job->arena, (vanished_count + 1) * sizeof(*report));
+	for (size_t i = 0; i < vanished_count; i++) {
+		if (in_set(req, vanished[i]))
+			report[n++] = vanished[i];
+	}
+	if (n > 0) {
+		(void)buf_append_str(&job->out, "* VANISHED (EARLIER) ");
+		imap_append_uidset(&job->out, report, n);
+		(void)buf_append_str(&job->out, "\r\n");
+	}
 	return 0;
 }
 
@@ -571,16 +781,22 @@ static void fetch_run(struct imap_job *job)
 	bool any_body = req->section_count > 0 || (req->items & (FI_BODY | FI_BODYSTRUCTURE));
 
 	req->job = job;
-	if (req->items & FI_INTERNALDATE)
+	if (req->items & (FI_INTERNALDATE | FI_SAVEDATE))
 		fields |= STORE_FETCH_DATES;
 	if (req->items & FI_SIZE)
 		fields |= STORE_FETCH_SIZE;
 	if (req->items & FI_ENVELOPE)
 		fields |= STORE_FETCH_ENVELOPE;
+	if (req->items & FI_PREVIEW)
+		fields |= STORE_FETCH_PREVIEW;
 	if (req->items & FI_BODYSTRUCTURE)
 		fields |= STORE_FETCH_BODYSTRUCTURE;
 	if (any_body)
 		fields |= STORE_FETCH_BLOB;
+	if (req->vanished && fetch_vanished(req, &err) < 0) {
+		imap_job_fail(job, "fetch", &err);
+		return;
+	}
 	if (req->set_count > 0 &&
 	    store_fetch(job->ms->store, job->mailbox_id, req->set, req->set_count, fields,
 			req->changed_since, fetch_cb, req, &err) < 0) {
@@ -614,14 +830,42 @@ static void fetch_run(struct imap_job *job)
 	buf_free(&tmp);
 }
 
-static int fetch_modifiers(struct fetch_req *req, const struct imap_arg *l)
+static void fetch_done(struct imap_client *ic, struct imap_job *job)
 {
-	if (l->type != IMAP_ARG_LIST || l->list_count != 2 || l->list[0].type != IMAP_ARG_ATOM ||
-	    !slice_eq_ci(l->list[0].str, "CHANGEDSINCE") || l->list[1].type != IMAP_ARG_ATOM ||
-	    str_to_u64(l->list[1].str, &req->changed_since) < 0)
-		return -1;
+	const struct fetch_req *req = job->ctx;
+
+	if (req->seen_modseq != 0)
+		imap_own_change(ic, req->seen_modseq);
+}
+
+/* (CHANGEDSINCE modseq [VANISHED]) in any order */
+static const char *fetch_modifiers(struct fetch_req *req, const struct imap_arg *l,
+				   const struct imap_cmd *cmd)
+{
+	bool changedsince = false;
+
+	if (l->type != IMAP_ARG_LIST || l->list_count == 0)
+		return "Invalid FETCH modifiers";
+	for (size_t i = 0; i < l->list_count; i++) {
+		const struct imap_arg *a = &l->list[i];
+
+		if (a->type == IMAP_ARG_ATOM && slice_eq_ci(a->str, "CHANGEDSINCE") &&
+		    i + 1 < l->list_count && l->list[i + 1].type == IMAP_ARG_ATOM &&
+		    str_to_u64(l->list[i + 1].str, &req->changed_since) == 0 && !changedsince) {
+			changedsince = true;
+			i++;
+		} else if (a->type == IMAP_ARG_ATOM && slice_eq_ci(a->str, "VANISHED") &&
+			   !req->vanished) {
+			req->vanished = true;
+		} else {
+			return "Invalid FETCH modifiers";
+		}
+	}
+	/* RFC 7162 §3.2.6: UID FETCH only, with CHANGEDSINCE, after ENABLE */
+	if (req->vanished && (!cmd->is_uid || !changedsince || !cmd->client->qresync_enabled))
+		return "VANISHED needs UID FETCH, CHANGEDSINCE and ENABLE QRESYNC";
 	req->items |= FI_MODSEQ;
-	return 0;
+	return NULL;
 }
 
 enum cmd_ret imap_cmd_fetch(struct imap_cmd *cmd)
@@ -634,7 +878,7 @@ enum cmd_ret imap_cmd_fetch(struct imap_cmd *cmd)
 
 	if (args->count < 2 || args->args[0].type != IMAP_ARG_ATOM)
 		return imap_cmd_bad(cmd, "FETCH expects a sequence set and items");
-	job = imap_job_new(cmd, fetch_run, NULL, true);
+	job = imap_job_new(cmd, fetch_run, fetch_done, true);
 	req = arena_alloc(job->arena, sizeof(*req));
 	*req = (struct fetch_req){ 0 };
 	job->ctx = req;
@@ -653,20 +897,32 @@ enum cmd_ret imap_cmd_fetch(struct imap_cmd *cmd)
 				imap_job_discard(&job);
 				return imap_cmd_bad(cmd, "Invalid FETCH item");
 			}
+			/* RFC 8970 PREVIEW (LAZY): the preview is always stored */
+			if (slice_eq_ci(items->list[i].str, "PREVIEW") &&
+			    i + 1 < items->list_count && items->list[i + 1].type == IMAP_ARG_LIST &&
+			    items->list[i + 1].list_count == 1 &&
+			    items->list[i + 1].list[0].type == IMAP_ARG_ATOM &&
+			    slice_eq_ci(items->list[i + 1].list[0].str, "LAZY"))
+				i++;
 		}
 	} else if (!parse_item(req, items, job->arena)) {
 		imap_job_discard(&job);
 		return imap_cmd_bad(cmd, "Invalid FETCH item");
 	}
 	/* RFC 7162 §3.1.4: (CHANGEDSINCE modseq) */
-	if (args->count > 2 && (args->count != 3 || fetch_modifiers(req, &args->args[2]) < 0)) {
-		imap_job_discard(&job);
-		return imap_cmd_bad(cmd, "Invalid FETCH modifiers");
+	if (args->count > 2) {
+		const char *error = args->count != 3 ? "Invalid FETCH modifiers"
+						     : fetch_modifiers(req, &args->args[2], cmd);
+
+		if (error != NULL) {
+			imap_job_discard(&job);
+			return imap_cmd_bad(cmd, "%s", error);
+		}
 	}
 	if ((req->items & FI_MODSEQ) != 0)
 		ic->condstore_enabled = job->condstore = true;
 	/* RFC 9051 §6.4.9: UID FETCH always returns UID */
-	if (cmd->is_uid)
+	if (cmd->is_uid || ic->qresync_enabled)
 		req->items |= FI_UID;
 	return imap_job_submit(job);
 }

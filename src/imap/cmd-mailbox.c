@@ -17,6 +17,7 @@
 #include "../lib/util.h"
 #include "../store/store.h"
 #include "imap-commands.h"
+#include "imap-utf7.h"
 
 
 struct mailbox_req {
@@ -26,147 +27,7 @@ struct mailbox_req {
 	bool lsub;
 };
 
-/* ---- modified UTF-7 (RFC 3501 §5.1.3) for IMAP4rev1 clients --------------- */
-
-static const char mutf7_b64[] =
-	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+,";
-
-static void mutf7_put_utf8(struct buf *out, uint32_t cp)
-{
-	char b[4];
-	size_t n;
-
-	if (cp < 0x80) {
-		b[0] = (char)cp;
-		n = 1;
-	} else if (cp < 0x800) {
-		b[0] = (char)(0xc0 | (cp >> 6));
-		b[1] = (char)(0x80 | (cp & 0x3f));
-		n = 2;
-	} else if (cp < 0x10000) {
-		b[0] = (char)(0xe0 | (cp >> 12));
-		b[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-		b[2] = (char)(0x80 | (cp & 0x3f));
-		n = 3;
-	} else {
-		b[0] = (char)(0xf0 | (cp >> 18));
-		b[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-		b[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-		b[3] = (char)(0x80 | (cp & 0x3f));
-		n = 4;
-	}
-	(void)buf_append(out, b, n);
-}
-
-static bool mutf7_direct(unsigned char ch)
-{
-	return ch >= 0x20 && ch < 0x7f;
-}
-
-static void mutf7_encode(const char *s, struct buf *out)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	size_t len = strlen(s), i = 0;
-
-	while (i < len) {
-		uint32_t bits = 0;
-		unsigned int nbits = 0;
-
-		if (mutf7_direct(p[i])) {
-			(void)buf_append(out, p[i] == '&' ? "&-" : (const char *)&p[i],
-					 p[i] == '&' ? 2 : 1);
-			i++;
-			continue;
-		}
-		(void)buf_append(out, "&", 1);
-		while (i < len && !mutf7_direct(p[i])) {
-			uint16_t units[2];
-			size_t nu = 1;
-			uint32_t cp;
-			size_t n = utf8_decode(p + i, len - i, &cp);
-
-			if (n == 0) {
-				/* the store keeps valid UTF-8 only */
-				cp = 0xfffd;
-				n = 1;
-			}
-			i += n;
-			if (cp >= 0x10000) {
-				cp -= 0x10000;
-				units[0] = (uint16_t)(0xd800 | (cp >> 10));
-				units[1] = (uint16_t)(0xdc00 | (cp & 0x3ff));
-				nu = 2;
-			} else {
-				units[0] = (uint16_t)cp;
-			}
-			for (size_t u = 0; u < nu; u++) {
-				bits = ((bits << 16) | units[u]) & 0xffffff;
-				nbits += 16;
-				while (nbits >= 6) {
-					nbits -= 6;
-					(void)buf_append(out,
-							 &mutf7_b64[(bits >> nbits) & 0x3f], 1);
-				}
-			}
-		}
-		if (nbits > 0)
-			(void)buf_append(out, &mutf7_b64[(bits << (6 - nbits)) & 0x3f], 1);
-		(void)buf_append(out, "-", 1);
-	}
-}
-
-/* -1 when s is not valid modified UTF-7. */
-static int mutf7_decode(const char *s, struct buf *out)
-{
-	const char *p = s;
-
-	while (*p != '\0') {
-		uint32_t bits = 0, high = 0;
-		unsigned int nbits = 0;
-		bool any = false;
-
-		if (*p != '&') {
-			(void)buf_append(out, p++, 1);
-			continue;
-		}
-		if (*++p == '-') {
-			(void)buf_append(out, "&", 1);
-			p++;
-			continue;
-		}
-		for (; *p != '\0' && *p != '-'; p++) {
-			const char *c = strchr(mutf7_b64, *p);
-			uint32_t u;
-
-			if (c == NULL)
-				return -1;
-			bits = ((bits << 6) | (uint32_t)(c - mutf7_b64)) & 0xffffff;
-			nbits += 6;
-			if (nbits < 16)
-				continue;
-			nbits -= 16;
-			u = (bits >> nbits) & 0xffff;
-			any = true;
-			if (high != 0) {
-				if (u < 0xdc00 || u > 0xdfff)
-					return -1;
-				mutf7_put_utf8(out, 0x10000 + ((high - 0xd800) << 10) + (u - 0xdc00));
-				high = 0;
-			} else if (u >= 0xd800 && u <= 0xdbff) {
-				high = u;
-			} else if (u >= 0xdc00 && u <= 0xdfff) {
-				return -1;
-			} else {
-				mutf7_put_utf8(out, u);
-			}
-		}
-		if (*p != '-' || !any || high != 0 || nbits >= 6 ||
-		    (bits & ((1u << nbits) - 1)) != 0)
-			return -1;
-		p++;
-	}
-	return 0;
-}
+/* ---- mailbox names: UTF-8 or modified UTF-7 (imap-utf7.c) ---------------- */
 
 const char *imap_arg_mailbox_dup(const struct imap_client *ic, const struct imap_arg *a,
 				 struct arena *arena)
@@ -175,10 +36,13 @@ const char *imap_arg_mailbox_dup(const struct imap_client *ic, const struct imap
 	const char *name = NULL;
 	struct buf out;
 
-	if (raw == NULL || ic->rev2_enabled || strchr(raw, '&') == NULL)
-		return raw;
+	if (raw == NULL)
+		return NULL;
+	if (ic->rev2_enabled || ic->utf8_enabled)
+		return store_utf8_is_valid(raw, strlen(raw)) ? raw : NULL;
+	/* RFC 6855 §3: without UTF8=ACCEPT names are modified UTF-7, 7-bit */
 	buf_init(&out, STORE_MAILBOX_NAME_MAX * 4);
-	if (mutf7_decode(raw, &out) == 0)
+	if (imap_utf7_to_utf8(raw, &out) == 0)
 		name = arena_strndup(arena, out.data != NULL ? out.data : "", out.len);
 	buf_free(&out);
 	return name;
@@ -193,7 +57,7 @@ void imap_append_mailbox(struct buf *out, const char *name, bool utf8)
 		return;
 	}
 	buf_init(&enc, 0);
-	mutf7_encode(name, &enc);
+	imap_utf8_to_utf7(name, &enc);
 	imap_append_string(out, enc.data != NULL ? enc.data : "");
 	buf_free(&enc);
 }
@@ -221,9 +85,18 @@ enum cmd_ret imap_cmd_enable(struct imap_cmd *cmd)
 		} else if (slice_eq_ci(a->str, "CONDSTORE") && !ic->condstore_enabled) {
 			ic->condstore_enabled = true;
 			(void)buf_append_str(&enabled, " CONDSTORE");
+		} else if (slice_eq_ci(a->str, "QRESYNC") && !ic->qresync_enabled) {
+			/* RFC 7162 §3.2.3: implies CONDSTORE */
+			ic->qresync_enabled = ic->condstore_enabled = true;
+			(void)buf_append_str(&enabled, " QRESYNC");
+		} else if (slice_eq_ci(a->str, "UTF8=ACCEPT") && !ic->utf8_enabled &&
+			   ic->state == IMAP_ST_AUTH) {
+			/* RFC 6855 §3: in the authenticated state only, since
+			   the selected mailbox's name would change form */
+			ic->utf8_enabled = true;
+			(void)buf_append_str(&enabled, " UTF8=ACCEPT");
 		}
-		/* anything else (UTF8=ACCEPT needs APPEND's UTF8 literal form,
-		   QRESYNC, unknown names) is not enabled */
+		/* anything else (unknown names, already enabled) is ignored */
 	}
 	(void)conn_sendf(ic->conn, "* ENABLED%s\r\n", enabled.data != NULL ? enabled.data : "");
 	buf_free(&enabled);
@@ -526,7 +399,7 @@ static void list_line(struct imap_job *job, const char *verb, const char *attrs,
 		      const char *name)
 {
 	(void)buf_printf(&job->out, "* %s (%s) \"/\" ", verb, attrs);
-	imap_append_mailbox(&job->out, name, job->rev2);
+	imap_append_mailbox(&job->out, name, job->utf8);
 	(void)buf_append_str(&job->out, "\r\n");
 }
 
@@ -568,29 +441,37 @@ enum status_item {
 	ST_HIGHESTMODSEQ = 1 << 5,
 	ST_DELETED = 1 << 6,
 	ST_RECENT = 1 << 7,
+	ST_MAILBOXID = 1 << 8, /* RFC 8474 */
+	ST_DELETED_STORAGE = 1 << 9, /* RFC 9208 §4.2 (cmd-quota.c) */
 };
 
 static const char *const status_names[] = { "MESSAGES", "UIDNEXT", "UIDVALIDITY", "UNSEEN",
-					    "SIZE", "HIGHESTMODSEQ", "DELETED", "RECENT" };
+					    "SIZE", "HIGHESTMODSEQ", "DELETED", "RECENT",
+					    "MAILBOXID", "DELETED-STORAGE" };
 
 /* "* STATUS name (items)" */
-static void status_line(struct imap_job *job, const char *name, unsigned int items,
-			const struct store_mailbox_status *st)
+static void status_line(struct imap_job *job, const struct store_mailbox *mbox,
+			unsigned int items, const struct store_mailbox_status *st)
 {
+	const char *name = mbox->name;
 	uint64_t values[ARRAY_SIZE(status_names)] = {
 		st->messages, st->uidnext, st->uidvalidity,   st->unseen,
-		st->size,     st->highest_modseq, st->deleted, 0,
+		st->size,     st->highest_modseq, st->deleted, 0, (uint64_t)mbox->id, 0,
 	};
 	bool first = true;
 
+	if ((items & ST_DELETED_STORAGE) != 0 &&
+	    imap_quota_deleted_storage(job, mbox->id, &values[9]) < 0)
+		return; /* the job failed: answered NO */
 	(void)buf_append_str(&job->out, "* STATUS ");
-	imap_append_mailbox(&job->out, name, job->rev2);
+	imap_append_mailbox(&job->out, name, job->utf8);
 	(void)buf_append_str(&job->out, " (");
 	for (size_t i = 0; i < ARRAY_SIZE(status_names); i++) {
 		if ((items & (1u << i)) == 0)
 			continue;
-		(void)buf_printf(&job->out, "%s%s %llu", first ? "" : " ", status_names[i],
-				 (unsigned long long)values[i]);
+		(void)buf_printf(&job->out,
+				 (1u << i) == ST_MAILBOXID ? "%s%s (M%llu)" : "%s%s %llu",
+				 first ? "" : " ", status_names[i], (unsigned long long)values[i]);
 		first = false;
 	}
 	(void)buf_append_str(&job->out, ")\r\n");
@@ -616,7 +497,7 @@ static void status_run(struct imap_job *job)
 		imap_job_fail(job, "status", &err);
 		return;
 	}
-	status_line(job, mbox.name, req->items, &st);
+	status_line(job, &mbox, req->items, &st);
 	imap_job_tagged(job, "OK", "STATUS completed");
 }
 
@@ -722,7 +603,7 @@ static int list_one(struct imap_job *job, const struct list_req *req,
 		(void)buf_append_str(attrs, " \\Subscribed");
 	list_append_special(attrs, b->special_use);
 	(void)buf_printf(&job->out, "* LIST (%s) \"/\" ", attrs->data);
-	imap_append_mailbox(&job->out, b->name, job->rev2);
+	imap_append_mailbox(&job->out, b->name, job->utf8);
 	if (childinfo)
 		(void)buf_append_str(&job->out, " (\"CHILDINFO\" (\"SUBSCRIBED\"))");
 	(void)buf_append_str(&job->out, "\r\n");
@@ -734,7 +615,7 @@ static int list_one(struct imap_job *job, const struct list_req *req,
 		imap_job_fail(job, "list-status", &err);
 		return -1;
 	}
-	status_line(job, b->name, req->status_items, &st);
+	status_line(job, b, req->status_items, &st);
 	return 0;
 }
 
@@ -759,7 +640,7 @@ static int list_subscribed_missing(struct imap_job *job, const struct list_req *
 		if (exists || !list_matches(req, names[i]))
 			continue;
 		(void)buf_append_str(&job->out, "* LIST (\\Subscribed \\NonExistent) \"/\" ");
-		imap_append_mailbox(&job->out, names[i], job->rev2);
+		imap_append_mailbox(&job->out, names[i], job->utf8);
 		(void)buf_append_str(&job->out, "\r\n");
 	}
 	return 0;

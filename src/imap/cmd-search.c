@@ -1,12 +1,21 @@
-/* SEARCH and UID SEARCH (RFC 9051 §6.4.4).
+/* SEARCH and UID SEARCH (RFC 9051 §6.4.4), ESEARCH RETURN options (RFC
+   4731), SEARCHRES (RFC 5182), MULTISEARCH (RFC 7377), WITHIN (RFC 5032),
+   SAVEDATE keys (RFC 8514); the engine under SORT (cmd-sort.c) and THREAD
+   (cmd-thread.c) too.
 
    The criteria are parsed on the loop into a tree in the job's arena. The
    worker reads flags, keywords, dates and sizes of the whole mailbox with
    one store_fetch(), resolves each text criterion (SUBJECT, FROM, TO, CC,
-   BCC, BODY, TEXT, HEADER Message-ID) with one store_search() (index
-   lookups in the store), and evaluates the tree per message. Only messages
-   already announced to the session are candidates. IMAP4rev2 clients get
-   an ESEARCH response, IMAP4rev1 clients "* SEARCH". */
+   BCC, BODY, TEXT, HEADER of an indexed field) with one store_search()
+   (index lookups in the store), and evaluates the tree per message. HEADER
+   of any other field reads each candidate's header block from the blob
+   store (slow on big mailboxes, but rare). Only messages already announced
+   to the session are candidates. IMAP4rev2 clients and RETURN options get
+   an ESEARCH response, IMAP4rev1 clients "* SEARCH".
+
+   "$" (SEARCHRES) is the session's saved UID list: search_done() moves a
+   SAVE result into it on the loop, imap_searchres_ranges() turns it into
+   UID ranges for any sequence-set argument (imap_seqset_parse). */
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -15,27 +24,36 @@
 #include "../deliver/deliver.h"
 #include "../lib/log.h"
 #include "../lib/util.h"
+#include "../store/blob.h"
 #include "../store/store.h"
-#include "imap-commands.h"
+#include "imap-search.h"
 
 #define SEARCH_MAX_DEPTH 32
+
+struct multi_ctx;
 
 enum node_type {
 	N_ALL,
 	N_NONE,
-	N_SET,      /* sequence or UID set, as UID ranges */
-	N_FLAG,     /* has flag bit */
+	N_SET,	/* sequence or UID set, as UID ranges */
+	N_FLAG, /* has flag bit */
 	N_KEYWORD,
-	N_TEXT,     /* store_search() */
+	N_TEXT,	  /* store_search() */
+	N_HEADER, /* HEADER of a field the store does not index: read from the body */
 	N_LARGER,
 	N_SMALLER,
-	N_BEFORE,   /* INTERNALDATE day < */
+	N_BEFORE, /* INTERNALDATE day < */
 	N_ON,
 	N_SINCE,
 	N_SENTBEFORE,
 	N_SENTON,
 	N_SENTSINCE,
-	N_MODSEQ,   /* RFC 7162: MODSEQ >= */
+	N_MODSEQ, /* RFC 7162: MODSEQ >= */
+	N_OLDER,  /* RFC 5032 WITHIN: INTERNALDATE more than num seconds ago */
+	N_YOUNGER,
+	N_SAVEDBEFORE, /* RFC 8514 SAVEDATE, by day */
+	N_SAVEDON,
+	N_SAVEDSINCE,
 	N_NOT,
 	N_OR,
 	N_AND,
@@ -45,6 +63,7 @@ struct node {
 	enum node_type type;
 	uint32_t flag;
 	const char *str;
+	const char *field; /* N_HEADER */
 	enum store_search_key key;
 	uint64_t num;
 	struct store_uid_range *set;
@@ -56,55 +75,27 @@ struct node {
 	size_t uid_count;
 };
 
-/* RFC 5256 SORT keys (and RFC 5957 DISPLAYFROM/DISPLAYTO) */
-enum sort_key {
-	SK_ARRIVAL,
-	SK_CC,
-	SK_DATE,
-	SK_FROM,
-	SK_SIZE,
-	SK_SUBJECT,
-	SK_TO,
-	SK_DISPLAYFROM,
-	SK_DISPLAYTO,
-	SK_COUNT
-};
-
-static const char *const sort_key_names[] = { "ARRIVAL", "CC",      "DATE",        "FROM",
-					      "SIZE",    "SUBJECT", "TO",          "DISPLAYFROM",
-					      "DISPLAYTO" };
-static_assert(ARRAY_SIZE(sort_key_names) == SK_COUNT, "sort_key_names out of sync");
-
-#define SORT_MAX_KEYS 16
-
-struct sort_crit {
-	enum sort_key key;
-	bool reverse;
-};
-
-struct search_msg {
-	uint32_t uid, seq, flags;
-	uint64_t modseq;
-	const char *sort_str[SK_COUNT]; /* SORT only: the string keys */
-	const char *keywords;
-	int64_t internal_date, sent_date;
-	uint64_t size;
-};
-
-enum search_return { SR_MIN = 1 << 0, SR_MAX = 1 << 1, SR_ALL = 1 << 2, SR_COUNT = 1 << 3 };
-
 struct search_req {
 	struct node *root;
-	unsigned int ret; /* RETURN options; 0 = none given */
+	struct search_spec spec;
 	bool need_sent;
-	bool has_modseq; /* answer with the highest MODSEQ of the hits */
+	bool need_headers;     /* SORT/THREAD columns */
+	bool has_modseq;       /* answer with the highest MODSEQ of the hits */
+	bool has_seqset;       /* message numbers or $ in the criteria */
+	bool multi;	       /* ESEARCH over mailboxes (RFC 7377): every live message */
+	bool need_header_blob; /* N_HEADER: each candidate's header from the blob store */
+	const char *address;   /* the account's, for blob keys */
+	int64_t now;	       /* WITHIN (RFC 5032) */
 	struct search_msg *msgs;
 	size_t count, cap;
 	struct imap_job *job;
 	bool is_uid;
-	struct sort_crit sort[SORT_MAX_KEYS]; /* SORT: the criteria */
-	size_t sort_count;
-	bool thread; /* THREAD=ORDEREDSUBJECT: sorted by (SUBJECT DATE), then grouped */
+	/* MULTISEARCH sources */
+	unsigned int sources;
+	struct multi_ctx *multi_ctx;
+	/* SEARCHRES result, moved into the session by the completion */
+	uint32_t *saved;
+	size_t saved_count;
 };
 
 struct parse_ctx {
@@ -117,8 +108,8 @@ struct parse_ctx {
 
 static int64_t parse_day(struct slice s)
 {
-	static const char *const months[] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
-					      "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
+	static const char *const months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+					     "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
 	char buf[24], mon[4];
 	int day, year, month = -1;
 	struct tm tm;
@@ -135,7 +126,7 @@ static int64_t parse_day(struct slice s)
 	}
 	if (month < 0 || day < 1 || day > 31 || year < 1900)
 		return -1;
-	tm = (struct tm){ .tm_mday = day, .tm_mon = month, .tm_year = year - 1900 };
+	tm = (struct tm){.tm_mday = day, .tm_mon = month, .tm_year = year - 1900};
 	return (int64_t)timegm(&tm) / 86400;
 }
 
@@ -149,7 +140,7 @@ static struct node *node_new(struct parse_ctx *pc, enum node_type type)
 {
 	struct node *n = arena_alloc(pc->a, sizeof(*n));
 
-	*n = (struct node){ .type = type };
+	*n = (struct node){.type = type};
 	return n;
 }
 
@@ -178,29 +169,36 @@ static const struct {
 	uint32_t flag;
 	bool negate;
 } flag_keys[] = {
-	{ "SEEN", STORE_FLAG_SEEN, false },         { "UNSEEN", STORE_FLAG_SEEN, true },
-	{ "FLAGGED", STORE_FLAG_FLAGGED, false },   { "UNFLAGGED", STORE_FLAG_FLAGGED, true },
-	{ "DELETED", STORE_FLAG_DELETED, false },   { "UNDELETED", STORE_FLAG_DELETED, true },
-	{ "ANSWERED", STORE_FLAG_ANSWERED, false }, { "UNANSWERED", STORE_FLAG_ANSWERED, true },
-	{ "DRAFT", STORE_FLAG_DRAFT, false },       { "UNDRAFT", STORE_FLAG_DRAFT, true },
+    {"SEEN", STORE_FLAG_SEEN, false},	      {"UNSEEN", STORE_FLAG_SEEN, true},
+    {"FLAGGED", STORE_FLAG_FLAGGED, false},   {"UNFLAGGED", STORE_FLAG_FLAGGED, true},
+    {"DELETED", STORE_FLAG_DELETED, false},   {"UNDELETED", STORE_FLAG_DELETED, true},
+    {"ANSWERED", STORE_FLAG_ANSWERED, false}, {"UNANSWERED", STORE_FLAG_ANSWERED, true},
+    {"DRAFT", STORE_FLAG_DRAFT, false},	      {"UNDRAFT", STORE_FLAG_DRAFT, true},
 };
 
 static const struct {
 	const char *name;
 	enum store_search_key key;
 } text_keys[] = {
-	{ "SUBJECT", STORE_SEARCH_SUBJECT }, { "FROM", STORE_SEARCH_FROM },
-	{ "TO", STORE_SEARCH_TO },           { "CC", STORE_SEARCH_CC },
-	{ "BCC", STORE_SEARCH_BCC },         { "BODY", STORE_SEARCH_BODY },
-	{ "TEXT", STORE_SEARCH_TEXT },
+    {"SUBJECT", STORE_SEARCH_SUBJECT}, {"FROM", STORE_SEARCH_FROM}, {"TO", STORE_SEARCH_TO},
+    {"CC", STORE_SEARCH_CC},	       {"BCC", STORE_SEARCH_BCC},   {"BODY", STORE_SEARCH_BODY},
+    {"TEXT", STORE_SEARCH_TEXT},
 };
 
 static const struct {
 	const char *name;
 	enum node_type type;
+	bool sent;
 } date_keys[] = {
-	{ "BEFORE", N_BEFORE },         { "ON", N_ON },         { "SINCE", N_SINCE },
-	{ "SENTBEFORE", N_SENTBEFORE }, { "SENTON", N_SENTON }, { "SENTSINCE", N_SENTSINCE },
+    {"BEFORE", N_BEFORE, false},
+    {"ON", N_ON, false},
+    {"SINCE", N_SINCE, false},
+    {"SENTBEFORE", N_SENTBEFORE, true},
+    {"SENTON", N_SENTON, true},
+    {"SENTSINCE", N_SENTSINCE, true},
+    {"SAVEDBEFORE", N_SAVEDBEFORE, false},
+    {"SAVEDON", N_SAVEDON, false},
+    {"SAVEDSINCE", N_SAVEDSINCE, false},
 };
 
 static struct node *negate(struct parse_ctx *pc, struct node *k)
@@ -220,12 +218,14 @@ static struct node *parse_header(struct parse_ctx *pc, struct slice field, struc
 		const char *name;
 		enum store_search_key key;
 	} fields[] = {
-		{ "Subject", STORE_SEARCH_SUBJECT }, { "From", STORE_SEARCH_FROM },
-		{ "To", STORE_SEARCH_TO },           { "Cc", STORE_SEARCH_CC },
-		{ "Bcc", STORE_SEARCH_BCC },         { "Message-ID", STORE_SEARCH_MESSAGE_ID },
+	    {"Subject", STORE_SEARCH_SUBJECT}, {"From", STORE_SEARCH_FROM},
+	    {"To", STORE_SEARCH_TO},	       {"Cc", STORE_SEARCH_CC},
+	    {"Bcc", STORE_SEARCH_BCC},	       {"Message-ID", STORE_SEARCH_MESSAGE_ID},
 	};
 
-	for (size_t j = 0; j < ARRAY_SIZE(fields); j++) {
+	/* HEADER field "" asks whether the field is there at all: the
+	   indexes cannot say, the header itself can */
+	for (size_t j = 0; j < ARRAY_SIZE(fields) && value.len > 0; j++) {
 		if (slice_eq_ci(field, fields[j].name)) {
 			struct node *n = node_new(pc, N_TEXT);
 
@@ -234,7 +234,22 @@ static struct node *parse_header(struct parse_ctx *pc, struct slice field, struc
 			return n;
 		}
 	}
-	return NULL;
+	/* any other field (RFC 9051 §6.4.4): matched against the stored
+	   message's header, read from the blob store at SEARCH time */
+	if (field.len == 0 || field.len > 128)
+		return NULL;
+	for (size_t j = 0; j < field.len; j++) {
+		if (field.ptr[j] <= ' ' || field.ptr[j] >= 127 || field.ptr[j] == ':')
+			return NULL;
+	}
+	{
+		struct node *n = node_new(pc, N_HEADER);
+
+		n->field = arena_strndup(pc->a, field.ptr, field.len);
+		n->str = arena_strndup(pc->a, value.ptr, value.len);
+		pc->req->need_header_blob = true;
+		return n;
+	}
 }
 
 static struct node *parse_key(struct parse_ctx *pc, const struct imap_arg *args, size_t count,
@@ -254,6 +269,9 @@ static struct node *parse_key(struct parse_ctx *pc, const struct imap_arg *args,
 		return node_new(pc, N_ALL);
 	if (slice_eq_ci(a->str, "NEW") || slice_eq_ci(a->str, "RECENT"))
 		return node_new(pc, N_NONE); /* no \Recent */
+	/* RFC 8514: every message has a save date here */
+	if (slice_eq_ci(a->str, "SAVEDATESUPPORTED"))
+		return node_new(pc, N_ALL);
 	for (size_t j = 0; j < ARRAY_SIZE(flag_keys); j++) {
 		if (slice_eq_ci(a->str, flag_keys[j].name)) {
 			n = node_new(pc, N_FLAG);
@@ -324,10 +342,18 @@ static struct node *parse_key(struct parse_ctx *pc, const struct imap_arg *args,
 			(*i)++;
 			n = node_new(pc, date_keys[j].type);
 			n->num = (uint64_t)day;
-			if (date_keys[j].type >= N_SENTBEFORE)
+			if (date_keys[j].sent)
 				pc->req->need_sent = true;
 			return n;
 		}
+	}
+	if (slice_eq_ci(a->str, "OLDER") || slice_eq_ci(a->str, "YOUNGER")) {
+		n = node_new(pc, slice_eq_ci(a->str, "OLDER") ? N_OLDER : N_YOUNGER);
+		if (v->type != IMAP_ARG_ATOM || str_to_u64(v->str, &n->num) < 0 || n->num == 0 ||
+		    n->num > (uint64_t)INT32_MAX * 4)
+			return NULL;
+		(*i)++;
+		return n;
 	}
 	if (slice_eq_ci(a->str, "MODSEQ")) {
 		/* MODSEQ [entry-name entry-type-req] mod-sequence-valzer */
@@ -348,9 +374,12 @@ static struct node *parse_key(struct parse_ctx *pc, const struct imap_arg *args,
 		n = node_new(pc, N_SET);
 		if (imap_seqset_parse(pc->ic, v->str, true, pc->a, &n->set, &n->set_count) < 0)
 			return NULL;
+		if (slice_eq_ci(v->str, "$"))
+			pc->req->has_seqset = true;
 		return n;
 	}
 as_set:
+	pc->req->has_seqset = true;
 	n = node_new(pc, N_SET);
 	if (imap_seqset_parse(pc->ic, a->str, false, pc->a, &n->set, &n->set_count) < 0)
 		return NULL;
@@ -379,7 +408,44 @@ static bool keyword_has(const char *list, const char *kw)
 	return false;
 }
 
-static bool eval(const struct node *n, const struct search_msg *m)
+/* Does the header block have field (case-insensitive) with value as a
+   case-insensitive substring of its unfolded contents? "" matches any
+   message that has the field. */
+static bool header_match(const char *hdr, const char *field, const char *value)
+{
+	size_t flen = strlen(field);
+
+	for (const char *p = hdr; p != NULL && *p != '\0';) {
+		const char *eol = strchr(p, '\n');
+
+		if (strncasecmp(p, field, flen) == 0 && p[flen] == ':') {
+			struct buf v;
+			const char *q = p + flen + 1;
+			bool found;
+
+			buf_init(&v, 0);
+			for (;;) {
+				const char *e = strchr(q, '\n');
+				size_t len = e != NULL ? (size_t)(e - q) : strlen(q);
+
+				if (len > 0 && q[len - 1] == '\r')
+					len--;
+				(void)buf_append(&v, q, len);
+				if (e == NULL || (e[1] != ' ' && e[1] != '\t'))
+					break;
+				q = e + 1; /* a folded continuation line */
+			}
+			found = strcasestr(v.data != NULL ? v.data : "", value) != NULL;
+			buf_free(&v);
+			if (found)
+				return true;
+		}
+		p = eol != NULL ? eol + 1 : NULL;
+	}
+	return false;
+}
+
+static bool eval_at(const struct node *n, const struct search_msg *m, int64_t now)
 {
 	int64_t iday = m->internal_date / 86400, sday = m->sent_date / 86400;
 
@@ -400,6 +466,8 @@ static bool eval(const struct node *n, const struct search_msg *m)
 		return keyword_has(m->keywords, n->str);
 	case N_TEXT:
 		return uid_listed(n->uids, n->uid_count, m->uid);
+	case N_HEADER:
+		return header_match(m->header, n->field, n->str);
 	case N_LARGER:
 		return m->size > n->num;
 	case N_SMALLER:
@@ -418,13 +486,23 @@ static bool eval(const struct node *n, const struct search_msg *m)
 		return m->sent_date != 0 && sday >= (int64_t)n->num;
 	case N_MODSEQ:
 		return m->modseq >= n->num;
+	case N_OLDER:
+		return m->internal_date <= now - (int64_t)n->num;
+	case N_YOUNGER:
+		return m->internal_date >= now - (int64_t)n->num;
+	case N_SAVEDBEFORE:
+		return m->save_date / 86400 < (int64_t)n->num;
+	case N_SAVEDON:
+		return m->save_date / 86400 == (int64_t)n->num;
+	case N_SAVEDSINCE:
+		return m->save_date / 86400 >= (int64_t)n->num;
 	case N_NOT:
-		return !eval(n->kids[0], m);
+		return !eval_at(n->kids[0], m, now);
 	case N_OR:
-		return eval(n->kids[0], m) || eval(n->kids[1], m);
+		return eval_at(n->kids[0], m, now) || eval_at(n->kids[1], m, now);
 	case N_AND:
 		for (size_t i = 0; i < n->kid_count; i++) {
-			if (!eval(n->kids[i], m))
+			if (!eval_at(n->kids[i], m, now))
 				return false;
 		}
 		return true;
@@ -432,27 +510,61 @@ static bool eval(const struct node *n, const struct search_msg *m)
 	return false;
 }
 
-static int resolve_text(struct imap_job *job, struct node *n, struct store_error *err)
+static int resolve_text(struct imap_job *job, int64_t mailbox_id, struct node *n,
+			struct store_error *err)
 {
 	if (n->type == N_TEXT)
-		return store_search(job->ms->store, job->mailbox_id, n->key, n->str, job->arena,
+		return store_search(job->ms->store, mailbox_id, n->key, n->str, job->arena,
 				    &n->uids, &n->uid_count, err);
 	for (size_t i = 0; i < n->kid_count; i++) {
-		if (resolve_text(job, n->kids[i], err) < 0)
+		if (resolve_text(job, mailbox_id, n->kids[i], err) < 0)
 			return -1;
 	}
 	return 0;
+}
+
+/* RFC 5256 §2.1: the Subject had a reply or forward marker the base
+   subject lost ("Re:", "Fwd:", "[Fwd: …]", "… (fwd)"), list tags aside */
+static bool subject_is_reply(const char *s)
+{
+	size_t len;
+
+	if (s == NULL)
+		return false;
+	for (;;) {
+		while (*s == ' ' || *s == '\t')
+			s++;
+		if (*s != '[' || strchr(s, ']') == NULL || strncasecmp(s, "[fwd:", 5) == 0)
+			break;
+		s = strchr(s, ']') + 1;
+	}
+	if (strncasecmp(s, "[fwd:", 5) == 0)
+		return true;
+	for (const char *p = s; *p != '\0' && p - s < 4; p++) {
+		if (*p == ':' || *p == '[')
+			return (p - s == 2 && strncasecmp(s, "re", 2) == 0) ||
+			       (p - s == 2 && strncasecmp(s, "fw", 2) == 0) ||
+			       (p - s == 3 && strncasecmp(s, "fwd", 3) == 0);
+	}
+	len = strlen(s);
+	while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t'))
+		len--;
+	return len >= 5 && strncasecmp(s + len - 5, "(fwd)", 5) == 0;
 }
 
 static int search_cb(const struct store_message *msg, void *ctx)
 {
 	struct search_req *req = ctx;
 	struct arena *a = req->job->arena;
-	uint32_t seq = imap_uid_seq(req->job->uids, req->job->uid_count, msg->uid);
+	uint32_t seq = 0;
 	struct search_msg *m;
 
-	if (seq == 0)
-		return 0;
+	if (!req->multi) {
+		/* only messages announced to the session are candidates */
+		seq = imap_uid_seq(req->job->uids, req->job->uid_count, msg->uid);
+		if (seq == 0)
+			return 0;
+	}
 	if (req->count == req->cap) {
 		size_t cap = req->cap == 0 ? 256 : req->cap * 2;
 		struct search_msg *n = arena_alloc(a, cap * sizeof(*n));
@@ -464,223 +576,328 @@ static int search_cb(const struct store_message *msg, void *ctx)
 	}
 	m = &req->msgs[req->count++];
 	*m = (struct search_msg){
-		.uid = msg->uid,
-		.seq = seq,
-		.flags = msg->flags,
-		.modseq = msg->modseq,
-		.keywords = arena_strdup(a, msg->keywords != NULL ? msg->keywords : ""),
-		.internal_date = msg->internal_date,
-		.sent_date = msg->headers.sent_date,
-		.size = msg->size,
+	    .uid = msg->uid,
+	    .seq = seq,
+	    .flags = msg->flags,
+	    .modseq = msg->modseq,
+	    .keywords = arena_strdup(a, msg->keywords != NULL ? msg->keywords : ""),
+	    .internal_date = msg->internal_date,
+	    .save_date = msg->save_date,
+	    .sent_date = msg->headers.sent_date,
+	    .size = msg->size,
 	};
-	if (req->sort_count > 0) {
+	if (req->need_header_blob && msg->content_hash != NULL)
+		m->content_hash = arena_strdup(a, msg->content_hash);
+	if (req->need_headers) {
 		const struct store_headers *h = &msg->headers;
 		const char *v[SK_COUNT] = {
-			[SK_CC] = h->sort_cc,
-			[SK_FROM] = h->sort_from,
-			[SK_SUBJECT] = h->base_subject,
-			[SK_TO] = h->sort_to,
-			[SK_DISPLAYFROM] = h->display_from,
-			[SK_DISPLAYTO] = h->display_to,
+		    [SK_CC] = h->sort_cc,
+		    [SK_FROM] = h->sort_from,
+		    [SK_SUBJECT] = h->base_subject,
+		    [SK_TO] = h->sort_to,
+		    [SK_DISPLAYFROM] = h->display_from,
+		    [SK_DISPLAYTO] = h->display_to,
 		};
 
 		for (size_t k = 0; k < SK_COUNT; k++)
 			m->sort_str[k] = arena_strdup(a, v[k] != NULL ? v[k] : "");
+		if (req->spec.mode == SEARCH_MODE_THREAD) {
+			m->message_id =
+			    h->message_id != NULL ? arena_strdup(a, h->message_id) : NULL;
+			m->in_reply_to =
+			    h->in_reply_to != NULL ? arena_strdup(a, h->in_reply_to) : NULL;
+			m->references =
+			    h->references != NULL ? arena_strdup(a, h->references) : NULL;
+			m->subject_is_reply = subject_is_reply(h->subject);
+		}
 	}
 	return 0;
 }
 
-/* RFC 9051 §7.3.4 / RFC 4731 ESEARCH for IMAP4rev2 clients and RETURN
-   options, else the IMAP4rev1 "* SEARCH". nums ascending. */
-static void search_reply(struct imap_job *job, const struct search_req *req,
-			 const uint32_t *nums, size_t count, uint64_t max_modseq)
+/* The hits of one mailbox, in mailbox order. */
+static const struct search_msg **search_hits(struct search_req *req, size_t *count_r,
+					     uint64_t *max_modseq_r)
+{
+	const struct search_msg **hits =
+	    arena_alloc(req->job->arena, (req->count + 1) * sizeof(*hits));
+	size_t n = 0;
+	uint64_t max_modseq = 0;
+
+	for (size_t i = 0; i < req->count; i++) {
+		if (!eval_at(req->root, &req->msgs[i], req->now))
+			continue;
+		hits[n++] = &req->msgs[i];
+		max_modseq = MAX(max_modseq, req->msgs[i].modseq);
+	}
+	*count_r = n;
+	*max_modseq_r = req->has_modseq ? max_modseq : 0;
+	return hits;
+}
+
+static uint32_t hit_num(const struct search_req *req, const struct search_msg *m)
+{
+	return req->is_uid || req->multi ? m->uid : m->seq;
+}
+
+/* RFC 4731 / RFC 5267 / RFC 7377 ESEARCH. hits in answer order. */
+static void esearch_reply(struct imap_job *job, const struct search_req *req,
+			  const struct search_msg **hits, size_t n, uint64_t max_modseq,
+			  const char *mailbox, uint32_t uidvalidity)
 {
 	struct buf *out = &job->out;
-	unsigned int ret = req->ret != 0 ? req->ret : SR_ALL;
+	unsigned int ret = req->spec.ret != 0 ? req->spec.ret : SR_ALL;
+	uint32_t *nums = arena_alloc(job->arena, (n + 1) * sizeof(*nums));
+	uint32_t lo = UINT32_MAX, hi = 0;
 
-	if (!job->rev2 && req->ret == 0) {
-		(void)buf_append_str(out, "* SEARCH");
-		for (size_t i = 0; i < count; i++)
-			(void)buf_printf(out, " %u", nums[i]);
-		/* RFC 7162 §3.1.5 */
-		if (max_modseq != 0)
-			(void)buf_printf(out, " (MODSEQ %llu)", (unsigned long long)max_modseq);
-		return;
+	for (size_t i = 0; i < n; i++) {
+		nums[i] = hit_num(req, hits[i]);
+		lo = MIN(lo, nums[i]);
+		hi = MAX(hi, nums[i]);
+	}
+	if (req->spec.mode == SEARCH_MODE_SORT && n > 0) {
+		/* RFC 5267 §3.1: MIN and MAX are the first and last in sort order */
+		lo = nums[0];
+		hi = nums[n - 1];
 	}
 	(void)buf_append_str(out, "* ESEARCH (TAG ");
 	imap_append_string(out, job->tag);
+	if (mailbox != NULL) {
+		(void)buf_append_str(out, " MAILBOX ");
+		imap_append_mailbox(out, mailbox, job->utf8);
+		(void)buf_printf(out, " UIDVALIDITY %u", uidvalidity);
+	}
 	(void)buf_append_str(out, ")");
-	if (req->is_uid)
+	if (req->is_uid || req->multi)
 		(void)buf_append_str(out, " UID");
-	if ((ret & SR_MIN) != 0 && count > 0)
-		(void)buf_printf(out, " MIN %u", nums[0]);
-	if ((ret & SR_MAX) != 0 && count > 0)
-		(void)buf_printf(out, " MAX %u", nums[count - 1]);
-	if ((ret & SR_ALL) != 0 && count > 0) {
+	if ((ret & SR_MIN) != 0 && n > 0)
+		(void)buf_printf(out, " MIN %u", lo);
+	if ((ret & SR_MAX) != 0 && n > 0)
+		(void)buf_printf(out, " MAX %u", hi);
+	if ((ret & SR_ALL) != 0 && n > 0) {
 		(void)buf_append_str(out, " ALL ");
-		imap_append_uidset(out, nums, count);
+		/* in answer order; runs of +1 become ranges, which RFC 5267
+		   §3.1 allows in an ESORT ALL */
+		imap_append_uidset(out, nums, n);
 	}
 	if ((ret & SR_COUNT) != 0)
-		(void)buf_printf(out, " COUNT %zu", count);
+		(void)buf_printf(out, " COUNT %zu", n);
 	if (max_modseq != 0)
 		(void)buf_printf(out, " MODSEQ %llu", (unsigned long long)max_modseq);
+	(void)buf_append_str(out, "\r\n");
 }
 
-/* ---- SORT (RFC 5256, RFC 5957) ---------------------------------------------- */
-
-static int64_t sort_cmp_num(int64_t a, int64_t b)
+static int uid_cmp(const void *a, const void *b)
 {
-	return a < b ? -1 : a > b ? 1 : 0;
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
 }
 
-static int sort_cmp(const void *pa, const void *pb, void *ctx)
+/* RFC 5182 §2.4: with MIN or MAX (and no ALL/COUNT) only those are saved */
+static void search_save(struct search_req *req, const struct search_msg **hits, size_t n)
 {
-	const struct search_req *req = ctx;
-	const struct search_msg *a = *(const struct search_msg *const *)pa;
-	const struct search_msg *b = *(const struct search_msg *const *)pb;
+	unsigned int ret = req->spec.ret;
+	uint32_t *v;
+	size_t count = 0;
 
-	for (size_t i = 0; i < req->sort_count; i++) {
-		enum sort_key k = req->sort[i].key;
-		int64_t c;
-
-		if (k == SK_ARRIVAL)
-			c = sort_cmp_num(a->internal_date, b->internal_date);
-		else if (k == SK_DATE)
-			/* RFC 5256 §3: no usable Date: sorts by INTERNALDATE */
-			c = sort_cmp_num(a->sent_date != 0 ? a->sent_date : a->internal_date,
-					 b->sent_date != 0 ? b->sent_date : b->internal_date);
-		else if (k == SK_SIZE)
-			c = sort_cmp_num((int64_t)a->size, (int64_t)b->size);
-		else
-			c = strcasecmp(a->sort_str[k], b->sort_str[k]);
-		if (c != 0)
-			return (int)(req->sort[i].reverse ? -c : c) < 0 ? -1 : 1;
-	}
-	/* the final tie-breaker is the sequence number */
-	return a->seq < b->seq ? -1 : a->seq > b->seq;
-}
-
-static int64_t msg_date(const struct search_msg *m)
-{
-	return m->sent_date != 0 ? m->sent_date : m->internal_date;
-}
-
-/* threads by the date of their first message, then its number */
-static int thread_cmp(const void *pa, const void *pb)
-{
-	const struct search_msg *a = **(const struct search_msg *const *const *)pa;
-	const struct search_msg *b = **(const struct search_msg *const *const *)pb;
-	int64_t c = sort_cmp_num(msg_date(a), msg_date(b));
-
-	if (c != 0)
-		return c < 0 ? -1 : 1;
-	return a->seq < b->seq ? -1 : a->seq > b->seq;
-}
-
-/* RFC 5256 §4 ORDEREDSUBJECT: messages sorted by base subject and date;
-   each run of one base subject is a thread whose first message is the
-   parent of all the others. */
-static void thread_reply(struct imap_job *job, struct search_req *req,
-			 const struct search_msg **hits, size_t n)
-{
-	const struct search_msg ***starts = arena_alloc(job->arena, (n + 1) * sizeof(*starts));
-	size_t threads = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		if (i == 0 || strcasecmp(hits[i]->sort_str[SK_SUBJECT],
-					 hits[i - 1]->sort_str[SK_SUBJECT]) != 0)
-			starts[threads++] = &hits[i];
-	}
-	qsort(starts, threads, sizeof(*starts), thread_cmp);
-	(void)buf_append_str(&job->out, threads > 0 ? "* THREAD " : "* THREAD");
-	for (size_t t = 0; t < threads; t++) {
-		const struct search_msg **m = starts[t], **end = m + 1;
-		size_t kids;
-
-		while (end < hits + n && strcasecmp((*end)->sort_str[SK_SUBJECT],
-						    (*m)->sort_str[SK_SUBJECT]) == 0)
-			end++;
-		kids = (size_t)(end - m) - 1;
-		(void)buf_printf(&job->out, "(%u", req->is_uid ? m[0]->uid : m[0]->seq);
-		for (size_t k = 1; k <= kids; k++) {
-			uint32_t num = req->is_uid ? m[k]->uid : m[k]->seq;
-
-			if (kids == 1)
-				(void)buf_printf(&job->out, " %u", num);
-			else
-				(void)buf_printf(&job->out, "%s(%u)", k == 1 ? " " : "", num);
-		}
-		(void)buf_append_str(&job->out, ")");
-	}
-	(void)buf_append_str(&job->out, "\r\n");
-	imap_job_tagged(job, "OK", "THREAD completed");
-}
-
-static void sort_reply(struct imap_job *job, struct search_req *req)
-{
-	const struct search_msg **hits = arena_alloc(job->arena, (req->count + 1) * sizeof(*hits));
-	size_t n = 0;
-
-	for (size_t i = 0; i < req->count; i++) {
-		if (eval(req->root, &req->msgs[i]))
-			hits[n++] = &req->msgs[i];
-	}
-	qsort_r(hits, n, sizeof(*hits), sort_cmp, req);
-	if (req->thread) {
-		thread_reply(job, req, hits, n);
+	if (n == 0)
 		return;
+	v = xmalloc(n * sizeof(*v));
+	if ((ret & (SR_MIN | SR_MAX)) != 0 && (ret & (SR_ALL | SR_COUNT)) == 0) {
+		uint32_t lo = UINT32_MAX, hi = 0;
+
+		for (size_t i = 0; i < n; i++) {
+			lo = MIN(lo, hits[i]->uid);
+			hi = MAX(hi, hits[i]->uid);
+		}
+		if (req->spec.mode == SEARCH_MODE_SORT) {
+			lo = hits[0]->uid;
+			hi = hits[n - 1]->uid;
+		}
+		if ((ret & SR_MIN) != 0)
+			v[count++] = lo;
+		if ((ret & SR_MAX) != 0 && (count == 0 || v[0] != hi))
+			v[count++] = hi;
+	} else {
+		for (size_t i = 0; i < n; i++)
+			v[count++] = hits[i]->uid;
 	}
-	(void)buf_append_str(&job->out, "* SORT");
-	for (size_t i = 0; i < n; i++)
-		(void)buf_printf(&job->out, " %u", req->is_uid ? hits[i]->uid : hits[i]->seq);
-	(void)buf_append_str(&job->out, "\r\n");
-	imap_job_tagged(job, "OK", "SORT completed");
+	qsort(v, count, sizeof(*v), uid_cmp);
+	req->saved = v;
+	req->saved_count = count;
+	req->job->owned = v; /* freed with the job unless the session takes it */
+}
+
+static void search_reply(struct imap_job *job, struct search_req *req,
+			 const struct search_msg **hits, size_t n, uint64_t max_modseq)
+{
+	struct buf *out = &job->out;
+	static const char *const names[] = {"SEARCH", "SORT", "THREAD"};
+
+	if (req->spec.mode == SEARCH_MODE_SORT)
+		imap_sort_msgs(hits, n, req->spec.sort, req->spec.sort_count);
+	if ((req->spec.ret & SR_SAVE) != 0)
+		search_save(req, hits, n);
+	if (req->spec.mode == SEARCH_MODE_THREAD) {
+		(void)buf_append_str(out, n > 0 ? "* THREAD " : "* THREAD");
+		imap_thread_build(req->spec.algo, hits, n, req->is_uid, job->arena, out);
+		(void)buf_append_str(out, "\r\n");
+	} else if (req->spec.ret == SR_SAVE) {
+		/* RFC 5182 §2.1: SAVE alone answers nothing but the tagged OK */
+	} else if (req->spec.ret != 0 || (job->rev2 && req->spec.mode == SEARCH_MODE_SEARCH)) {
+		esearch_reply(job, req, hits, n, max_modseq, NULL, 0);
+	} else {
+		(void)buf_append_str(out,
+				     req->spec.mode == SEARCH_MODE_SORT ? "* SORT" : "* SEARCH");
+		for (size_t i = 0; i < n; i++)
+			(void)buf_printf(out, " %u", hit_num(req, hits[i]));
+		/* RFC 7162 §3.1.5 */
+		if (max_modseq != 0)
+			(void)buf_printf(out, " (MODSEQ %llu)", (unsigned long long)max_modseq);
+		(void)buf_append_str(out, "\r\n");
+	}
+	imap_job_tagged(job, "OK", "%s completed", names[req->spec.mode]);
+}
+
+static unsigned int search_fields(const struct search_req *req)
+{
+	unsigned int fields = STORE_FETCH_KEYWORDS | STORE_FETCH_DATES | STORE_FETCH_SIZE;
+
+	if (req->need_sent || req->need_headers)
+		fields |= STORE_FETCH_HEADERS;
+	if (req->need_header_blob)
+		fields |= STORE_FETCH_BLOB;
+	return fields;
+}
+
+#define SEARCH_HEADER_MAX (256 * 1024)
+
+struct header_read {
+	struct buf b;
+	bool complete;
+};
+
+/* Keeps the bytes up to the blank line that ends the header. */
+static int header_chunk(void *ctx, const void *data, size_t len, struct blob_error *err)
+{
+	struct header_read *hr = ctx;
+	const char *end;
+
+	(void)err;
+	(void)buf_append(&hr->b, data, MIN(len, SEARCH_HEADER_MAX - hr->b.len));
+	end = hr->b.data != NULL ? strstr(hr->b.data, "\n\r\n") : NULL;
+	if (end == NULL && hr->b.data != NULL)
+		end = strstr(hr->b.data, "\n\n");
+	if (end != NULL) {
+		hr->b.len = (size_t)(end - hr->b.data) + 1;
+		hr->b.data[hr->b.len] = '\0';
+	}
+	if (end != NULL || hr->b.len >= SEARCH_HEADER_MAX) {
+		hr->complete = true;
+		return -1; /* enough: stop the read */
+	}
+	return 0;
+}
+
+/* HEADER on fields the store does not index: each candidate's header
+   block, streamed from the blob store until its end. */
+static int search_load_headers(struct search_req *req, struct store_error *err)
+{
+	struct imap_job *job = req->job;
+
+	if (!req->need_header_blob)
+		return 0;
+	if (req->address == NULL) {
+		struct store_account acc;
+
+		if (store_account_get(job->ms->store, job->account_id, job->arena, &acc, err) < 0)
+			return -1;
+		req->address = acc.primary_address;
+	}
+	for (size_t i = 0; i < req->count; i++) {
+		struct search_msg *m = &req->msgs[i];
+		struct blob_error berr = {0};
+		struct header_read hr = {.complete = false};
+		struct buf key;
+		int ret;
+
+		if (m->content_hash == NULL)
+			continue;
+		buf_init(&key, BLOB_KEY_MAX);
+		buf_init(&hr.b, SEARCH_HEADER_MAX + 1);
+		ret = blob_key_from_address(req->address, m->content_hash, &key, &berr);
+		if (ret == 0)
+			ret = blob_get_stream(job->ms->blob, key.data, header_chunk, &hr, NULL,
+					      &berr);
+		buf_free(&key);
+		if (ret < 0 && !hr.complete) {
+			buf_free(&hr.b);
+			err->code = STORE_TEMPORARY;
+			snprintf(err->msg, sizeof(err->msg), "uid=%u blob %s: %.200s", m->uid,
+				 blob_err_name(berr.code), berr.msg);
+			return -1;
+		}
+		m->header = arena_strdup(job->arena, hr.b.data != NULL ? hr.b.data : "");
+		buf_free(&hr.b);
+	}
+	return 0;
 }
 
 static void search_run(struct imap_job *job)
 {
 	struct search_req *req = job->ctx;
-	struct store_error err = { 0 };
-	unsigned int fields = STORE_FETCH_KEYWORDS | STORE_FETCH_DATES | STORE_FETCH_SIZE;
-	uint32_t *hits;
-	size_t hit_count = 0;
-	uint64_t max_modseq = 0;
+	struct store_error err = {0};
+	const struct search_msg **hits;
+	size_t n;
+	uint64_t max_modseq;
 
 	req->job = job;
-	if (req->need_sent || req->sort_count > 0)
-		fields |= STORE_FETCH_HEADERS;
-	if (resolve_text(job, req->root, &err) < 0 ||
-	    (job->uid_count > 0 && store_fetch(job->ms->store, job->mailbox_id, NULL, 0, fields,
-					       0, search_cb, req, &err) < 0)) {
+	if (resolve_text(job, job->mailbox_id, req->root, &err) < 0 ||
+	    (job->uid_count > 0 && store_fetch(job->ms->store, job->mailbox_id, NULL, 0,
+					       search_fields(req), 0, search_cb, req, &err) < 0) ||
+	    search_load_headers(req, &err) < 0) {
 		imap_job_fail(job, "search", &err);
 		return;
 	}
-	hits = arena_alloc(job->arena, (req->count + 1) * sizeof(*hits));
-	for (size_t i = 0; i < req->count; i++) {
-		if (!eval(req->root, &req->msgs[i]))
-			continue;
-		hits[hit_count++] = req->is_uid ? req->msgs[i].uid : req->msgs[i].seq;
-		max_modseq = MAX(max_modseq, req->msgs[i].modseq);
-	}
-	if (!req->has_modseq)
-		max_modseq = 0;
-	if (req->sort_count > 0) {
-		sort_reply(job, req);
-		return;
-	}
-	search_reply(job, req, hits, hit_count, max_modseq);
-	(void)buf_append_str(&job->out, "\r\n");
-	imap_job_tagged(job, "OK", "SEARCH completed");
+	hits = search_hits(req, &n, &max_modseq);
+	search_reply(job, req, hits, n, max_modseq);
 }
 
-/* RETURN (MIN MAX ALL COUNT); () means ALL. SAVE (SEARCHRES) is not served. */
-static int search_return_parse(const struct imap_arg *l, unsigned int *ret_r)
+/* SEARCHRES: the session keeps the UIDs; a failed SAVE leaves $ empty */
+static void search_done(struct imap_client *ic, struct imap_job *job)
+{
+	struct search_req *req = job->ctx;
+
+	if ((req->spec.ret & SR_SAVE) == 0)
+		return;
+	free(ic->searchres);
+	ic->searchres = NULL;
+	ic->searchres_count = 0;
+	if (!job->failed && req->saved != NULL) {
+		ic->searchres = req->saved;
+		ic->searchres_count = req->saved_count;
+		job->owned = NULL;
+	}
+}
+
+void imap_searchres_clear(struct imap_client *ic)
+{
+	free(ic->searchres);
+	ic->searchres = NULL;
+	ic->searchres_count = 0;
+}
+
+/* RETURN (MIN MAX ALL COUNT SAVE); () means ALL. */
+int imap_search_return_parse(const struct imap_arg *l, unsigned int *ret_r)
 {
 	static const struct {
 		const char *name;
 		unsigned int bit;
-	} opts[] = { { "MIN", SR_MIN }, { "MAX", SR_MAX },
-		     { "ALL", SR_ALL }, { "COUNT", SR_COUNT } };
+	} opts[] = {{"MIN", SR_MIN},
+		    {"MAX", SR_MAX},
+		    {"ALL", SR_ALL},
+		    {"COUNT", SR_COUNT},
+		    {"SAVE", SR_SAVE}};
 	unsigned int ret = 0;
 
 	if (l->type != IMAP_ARG_LIST)
@@ -701,40 +918,36 @@ static int search_return_parse(const struct imap_arg *l, unsigned int *ret_r)
 	return 0;
 }
 
-enum cmd_ret imap_cmd_search(struct imap_cmd *cmd)
+bool imap_search_charset_ok(struct slice name)
 {
-	const struct imap_cmd_args *args = cmd->args;
-	struct imap_job *job;
-	struct search_req *req;
-	struct parse_ctx pc;
-	size_t first = 0;
-	unsigned int ret = 0;
+	return slice_eq_ci(name, "UTF-8") || slice_eq_ci(name, "US-ASCII");
+}
 
-	if (args->count == 0)
-		return imap_cmd_bad(cmd, "SEARCH expects search criteria");
-	if (args->args[0].type == IMAP_ARG_ATOM && slice_eq_ci(args->args[0].str, "RETURN")) {
-		if (args->count < 3 || search_return_parse(&args->args[1], &ret) < 0)
-			return imap_cmd_bad(cmd, "Invalid or unsupported SEARCH RETURN options");
-		first = 2;
-	}
-	if (args->args[first].type == IMAP_ARG_ATOM &&
-	    slice_eq_ci(args->args[first].str, "CHARSET")) {
-		if (args->count < first + 3 || !is_string(&args->args[first + 1]))
-			return imap_cmd_bad(cmd, "CHARSET expects a charset name");
-		if (!slice_eq_ci(args->args[first + 1].str, "UTF-8") &&
-		    !slice_eq_ci(args->args[first + 1].str, "US-ASCII"))
-			return imap_cmd_no(cmd, "[BADCHARSET (UTF-8 US-ASCII)] Unsupported "
-						"charset");
-		first += 2;
-	}
-	job = imap_job_new(cmd, search_run, NULL, true);
-	req = arena_alloc(job->arena, sizeof(*req));
-	*req = (struct search_req){ .is_uid = cmd->is_uid, .ret = ret };
+static struct search_req *search_req_new(struct imap_cmd *cmd, struct imap_job *job,
+					 const struct search_spec *spec,
+					 const struct imap_arg *keys, size_t key_count)
+{
+	struct search_req *req = arena_alloc(job->arena, sizeof(*req));
+	struct parse_ctx pc;
+
+	*req = (struct search_req){.is_uid = cmd->is_uid, .spec = *spec, .now = time(NULL)};
+	req->need_headers = spec->mode != SEARCH_MODE_SEARCH;
 	job->ctx = req;
-	pc = (struct parse_ctx){ .ic = cmd->client, .a = job->arena, .req = req };
-	req->root = parse_list(&pc, args->args + first, args->count - first, 0);
-	if (req->root == NULL) {
+	pc = (struct parse_ctx){.ic = cmd->client, .a = job->arena, .req = req};
+	req->root = key_count > 0 ? parse_list(&pc, keys, key_count, 0) : NULL;
+	return req->root != NULL ? req : NULL;
+}
+
+enum cmd_ret imap_search_start(struct imap_cmd *cmd, const struct search_spec *spec,
+			       const struct imap_arg *keys, size_t key_count)
+{
+	struct imap_job *job = imap_job_new(cmd, search_run, search_done, true);
+	struct search_req *req = search_req_new(cmd, job, spec, keys, key_count);
+
+	if (req == NULL) {
 		imap_job_discard(&job);
+		if ((spec->ret & SR_SAVE) != 0)
+			imap_searchres_clear(cmd->client);
 		return imap_cmd_bad(cmd, "Invalid or unsupported search criteria");
 	}
 	if (req->has_modseq)
@@ -742,86 +955,315 @@ enum cmd_ret imap_cmd_search(struct imap_cmd *cmd)
 	return imap_job_submit(job);
 }
 
-/* SORT (criteria) charset search-keys */
-static int sort_criteria_parse(struct search_req *req, const struct imap_arg *l)
+/* [RETURN (...)] [CHARSET name] keys, shared by SEARCH and ESEARCH.
+ *first_r: index of the first key. 0, or -1 after answering. */
+static int search_prefix(struct imap_cmd *cmd, size_t i, unsigned int *ret_r, size_t *first_r)
 {
-	bool reverse = false;
+	const struct imap_cmd_args *args = cmd->args;
+
+	if (i < args->count && args->args[i].type == IMAP_ARG_ATOM &&
+	    slice_eq_ci(args->args[i].str, "RETURN")) {
+		if (i + 1 >= args->count ||
+		    imap_search_return_parse(&args->args[i + 1], ret_r) < 0) {
+			imap_cmd_bad(cmd, "Invalid or unsupported SEARCH RETURN options");
+			return -1;
+		}
+		i += 2;
+	}
+	if (i < args->count && args->args[i].type == IMAP_ARG_ATOM &&
+	    slice_eq_ci(args->args[i].str, "CHARSET")) {
+		if (i + 1 >= args->count || !is_string(&args->args[i + 1])) {
+			imap_cmd_bad(cmd, "CHARSET expects a charset name");
+			return -1;
+		}
+		if (!imap_search_charset_ok(args->args[i + 1].str)) {
+			if ((*ret_r & SR_SAVE) != 0)
+				imap_searchres_clear(cmd->client);
+			imap_cmd_no(cmd, "[BADCHARSET (UTF-8 US-ASCII)] Unsupported charset");
+			return -1;
+		}
+		i += 2;
+	}
+	if (i >= args->count) {
+		imap_cmd_bad(cmd, "SEARCH expects search criteria");
+		return -1;
+	}
+	*first_r = i;
+	return 0;
+}
+
+enum cmd_ret imap_cmd_search(struct imap_cmd *cmd)
+{
+	struct search_spec spec = {.mode = SEARCH_MODE_SEARCH};
+	size_t first;
+
+	if (search_prefix(cmd, 0, &spec.ret, &first) < 0)
+		return CMD_DONE;
+	return imap_search_start(cmd, &spec, cmd->args->args + first, cmd->args->count - first);
+}
+
+/* ---- ESEARCH: RFC 7377 MULTISEARCH ------------------------------------------ */
+
+enum search_source {
+	SRC_SELECTED = 1 << 0,
+	SRC_INBOXES = 1 << 1,
+	SRC_PERSONAL = 1 << 2,
+	SRC_SUBSCRIBED = 1 << 3,
+	SRC_SUBTREE = 1 << 4,
+	SRC_SUBTREE_ONE = 1 << 5,
+	SRC_MAILBOXES = 1 << 6,
+};
+
+struct mbox_arg {
+	const char *name;
+	enum search_source kind; /* SRC_SUBTREE, SRC_SUBTREE_ONE or SRC_MAILBOXES */
+};
+
+struct multi_ctx {
+	struct mbox_arg *names;
+	size_t name_count;
+};
+
+static bool name_matches(const struct multi_ctx *mc, const char *name)
+{
+	for (size_t i = 0; i < mc->name_count; i++) {
+		const char *want = mc->names[i].name;
+		size_t len = strlen(want);
+
+		if (strcmp(name, want) == 0)
+			return true;
+		if (mc->names[i].kind == SRC_MAILBOXES || strncmp(name, want, len) != 0 ||
+		    name[len] != STORE_MAILBOX_DELIMITER)
+			continue;
+		if (mc->names[i].kind == SRC_SUBTREE ||
+		    strchr(name + len + 1, STORE_MAILBOX_DELIMITER) == NULL)
+			return true;
+	}
+	return false;
+}
+
+static bool source_wants(const struct search_req *req, const struct multi_ctx *mc,
+			 const struct store_mailbox *mb, int64_t selected, const char **subscribed,
+			 size_t sub_count)
+{
+	if ((req->sources & SRC_PERSONAL) != 0)
+		return true;
+	if ((req->sources & SRC_SELECTED) != 0 && mb->id == selected)
+		return true;
+	if ((req->sources & SRC_INBOXES) != 0 && store_mailbox_name_is_inbox(mb->name))
+		return true;
+	if ((req->sources & SRC_SUBSCRIBED) != 0) {
+		for (size_t i = 0; i < sub_count; i++) {
+			if (strcmp(subscribed[i], mb->name) == 0)
+				return true;
+		}
+	}
+	return name_matches(mc, mb->name);
+}
+
+static void multisearch_run(struct imap_job *job)
+{
+	struct search_req *req = job->ctx;
+	struct multi_ctx *mc = req->multi_ctx;
+	struct store_error err = {0};
+	struct store_mailbox *mbs;
+	const char **subs = NULL;
+	size_t mb_count, sub_count = 0;
+
+	req->job = job;
+	if (store_mailbox_list(job->ms->store, job->account_id, job->arena, &mbs, &mb_count, &err) <
+		0 ||
+	    ((req->sources & SRC_SUBSCRIBED) != 0 &&
+	     store_subscription_list(job->ms->store, job->account_id, job->arena, &subs, &sub_count,
+				     &err) < 0)) {
+		imap_job_fail(job, "esearch", &err);
+		return;
+	}
+	for (size_t i = 0; i < mb_count; i++) {
+		const struct search_msg **hits;
+		size_t n;
+		uint64_t max_modseq;
+
+		if (mbs[i].is_noselect ||
+		    !source_wants(req, mc, &mbs[i], job->mailbox_id, subs, sub_count))
+			continue;
+		req->count = 0;
+		if (resolve_text(job, mbs[i].id, req->root, &err) < 0 ||
+		    store_fetch(job->ms->store, mbs[i].id, NULL, 0, search_fields(req), 0,
+				search_cb, req, &err) < 0 ||
+		    search_load_headers(req, &err) < 0) {
+			imap_job_fail(job, "esearch", &err);
+			return;
+		}
+		hits = search_hits(req, &n, &max_modseq);
+		/* mailboxes without a match answer nothing (RFC 7377 §2) unless a
+		   COUNT was asked for */
+		if (n > 0 || (req->spec.ret & SR_COUNT) != 0)
+			esearch_reply(job, req, hits, n, max_modseq, mbs[i].name,
+				      mbs[i].uidvalidity);
+	}
+	imap_job_tagged(job, "OK", "ESEARCH completed");
+}
+
+/* mailbox or "(" mailbox *(SP mailbox) ")" */
+static int multi_names(struct imap_cmd *cmd, const struct imap_arg *a, enum search_source kind,
+		       struct multi_ctx *mc, struct arena *arena)
+{
+	const struct imap_arg *list = a->type == IMAP_ARG_LIST ? a->list : a;
+	size_t count = a->type == IMAP_ARG_LIST ? a->list_count : 1;
+
+	if (count == 0)
+		return -1;
+	for (size_t i = 0; i < count; i++) {
+		const char *name = imap_arg_mailbox_dup(cmd->client, &list[i], arena);
+		char norm[STORE_MAILBOX_NAME_MAX + 1];
+		struct mbox_arg *v;
+
+		if (name == NULL || store_mailbox_name_normalize(name, norm, NULL) < 0)
+			return -1;
+		v = arena_alloc(arena, (mc->name_count + 1) * sizeof(*v));
+		if (mc->name_count > 0)
+			memcpy(v, mc->names, mc->name_count * sizeof(*v));
+		v[mc->name_count++] = (struct mbox_arg){arena_strdup(arena, norm), kind};
+		mc->names = v;
+	}
+	return 0;
+}
+
+static int multi_sources(struct imap_cmd *cmd, const struct imap_arg *l, struct search_req *req,
+			 struct multi_ctx *mc, struct arena *arena)
+{
+	static const struct {
+		const char *name;
+		enum search_source src;
+	} simple[] = {{"selected", SRC_SELECTED},
+		      {"selected-delayed", SRC_SELECTED},
+		      {"inboxes", SRC_INBOXES},
+		      {"personal", SRC_PERSONAL},
+		      {"subscribed", SRC_SUBSCRIBED}},
+	  withnames[] = {{"subtree", SRC_SUBTREE},
+			 {"subtree-one", SRC_SUBTREE_ONE},
+			 {"mailboxes", SRC_MAILBOXES}};
 
 	if (l->type != IMAP_ARG_LIST || l->list_count == 0)
 		return -1;
 	for (size_t i = 0; i < l->list_count; i++) {
 		const struct imap_arg *a = &l->list[i];
-		size_t k;
+		bool found = false;
 
 		if (a->type != IMAP_ARG_ATOM)
 			return -1;
-		if (slice_eq_ci(a->str, "REVERSE") && !reverse) {
-			reverse = true;
-			continue;
+		for (size_t j = 0; j < ARRAY_SIZE(simple) && !found; j++) {
+			if (slice_eq_ci(a->str, simple[j].name)) {
+				req->sources |= simple[j].src;
+				found = true;
+			}
 		}
-		for (k = 0; k < SK_COUNT; k++) {
-			if (slice_eq_ci(a->str, sort_key_names[k]))
-				break;
+		for (size_t j = 0; j < ARRAY_SIZE(withnames) && !found; j++) {
+			if (slice_eq_ci(a->str, withnames[j].name)) {
+				if (i + 1 >= l->list_count ||
+				    multi_names(cmd, &l->list[i + 1], withnames[j].src, mc, arena) <
+					0)
+					return -1;
+				req->sources |= withnames[j].src;
+				i++;
+				found = true;
+			}
 		}
-		if (k == SK_COUNT || req->sort_count == SORT_MAX_KEYS)
+		if (!found)
 			return -1;
-		req->sort[req->sort_count++] = (struct sort_crit){ .key = (enum sort_key)k,
-								   .reverse = reverse };
-		reverse = false;
 	}
-	return reverse ? -1 : 0;
+	return 0;
 }
 
-enum cmd_ret imap_cmd_sort(struct imap_cmd *cmd)
+/* ESEARCH [IN (source-mbox ...)] [RETURN (...)] [CHARSET x] keys */
+enum cmd_ret imap_cmd_esearch(struct imap_cmd *cmd)
 {
 	const struct imap_cmd_args *args = cmd->args;
+	struct imap_client *ic = cmd->client;
+	struct search_spec spec = {.mode = SEARCH_MODE_SEARCH};
 	struct imap_job *job;
 	struct search_req *req;
-	struct parse_ctx pc;
+	struct multi_ctx *mc;
+	size_t first = 0;
 
-	if (args->count < 3 || !is_string(&args->args[1]))
-		return imap_cmd_bad(cmd, "SORT expects criteria, a charset and search keys");
-	if (!slice_eq_ci(args->args[1].str, "UTF-8") && !slice_eq_ci(args->args[1].str, "US-ASCII"))
-		return imap_cmd_no(cmd, "[BADCHARSET (UTF-8 US-ASCII)] Unsupported charset");
-	job = imap_job_new(cmd, search_run, NULL, true);
+	job = imap_job_new(cmd, multisearch_run, NULL, false);
+	mc = arena_alloc(job->arena, sizeof(*mc));
+	*mc = (struct multi_ctx){0};
 	req = arena_alloc(job->arena, sizeof(*req));
-	*req = (struct search_req){ .is_uid = cmd->is_uid };
-	job->ctx = req;
-	pc = (struct parse_ctx){ .ic = cmd->client, .a = job->arena, .req = req };
-	if (sort_criteria_parse(req, &args->args[0]) < 0 ||
-	    (req->root = parse_list(&pc, args->args + 2, args->count - 2, 0)) == NULL) {
+	*req = (struct search_req){.sources = SRC_SELECTED};
+	if (args->count > 0 && args->args[0].type == IMAP_ARG_ATOM &&
+	    slice_eq_ci(args->args[0].str, "IN")) {
+		req->sources = 0;
+		if (args->count < 2 ||
+		    multi_sources(cmd, &args->args[1], req, mc, job->arena) < 0) {
+			imap_job_discard(&job);
+			return imap_cmd_bad(cmd, "Invalid ESEARCH source mailboxes");
+		}
+		first = 2;
+	}
+	if (search_prefix(cmd, first, &spec.ret, &first) < 0) {
 		imap_job_discard(&job);
-		return imap_cmd_bad(cmd, "Invalid or unsupported SORT criteria");
+		return CMD_DONE;
+	}
+	if ((spec.ret & SR_SAVE) != 0) {
+		/* RFC 7377 §2: $ is about the selected mailbox only */
+		imap_job_discard(&job);
+		return imap_cmd_bad(cmd, "SAVE is not allowed in a multi-mailbox ESEARCH");
+	}
+	if (req->sources == SRC_SELECTED && ic->state != IMAP_ST_SELECTED) {
+		imap_job_discard(&job);
+		return imap_cmd_bad(cmd, "No mailbox selected");
+	}
+	{
+		unsigned int sources = req->sources;
+		struct search_req *full =
+		    search_req_new(cmd, job, &spec, args->args + first, args->count - first);
+
+		if (full == NULL || full->has_seqset) {
+			imap_job_discard(&job);
+			return imap_cmd_bad(cmd, "Invalid search criteria (message numbers and $ "
+						 "are not allowed across mailboxes)");
+		}
+		full->sources = sources;
+		full->multi = true;
+		full->multi_ctx = mc;
 	}
 	return imap_job_submit(job);
 }
 
-/* THREAD ORDEREDSUBJECT charset search-keys (RFC 5256); REFERENCES is not
-   served. */
-enum cmd_ret imap_cmd_thread(struct imap_cmd *cmd)
+void imap_searchres_ranges(const struct imap_client *ic, struct arena *a,
+			   struct store_uid_range **ranges_r, size_t *count_r)
 {
-	const struct imap_cmd_args *args = cmd->args;
-	struct imap_job *job;
-	struct search_req *req;
-	struct parse_ctx pc;
+	struct store_uid_range *r = arena_alloc(a, (ic->searchres_count + 1) * sizeof(*r));
+	size_t count = 0;
 
-	if (args->count < 3 || args->args[0].type != IMAP_ARG_ATOM || !is_string(&args->args[1]))
-		return imap_cmd_bad(cmd, "THREAD expects an algorithm, a charset and search keys");
-	if (!slice_eq_ci(args->args[0].str, "ORDEREDSUBJECT"))
-		return imap_cmd_bad(cmd, "Unsupported THREAD algorithm");
-	if (!slice_eq_ci(args->args[1].str, "UTF-8") && !slice_eq_ci(args->args[1].str, "US-ASCII"))
-		return imap_cmd_no(cmd, "[BADCHARSET (UTF-8 US-ASCII)] Unsupported charset");
-	job = imap_job_new(cmd, search_run, NULL, true);
-	req = arena_alloc(job->arena, sizeof(*req));
-	*req = (struct search_req){ .is_uid = cmd->is_uid, .thread = true, .sort_count = 2 };
-	req->sort[0] = (struct sort_crit){ .key = SK_SUBJECT };
-	req->sort[1] = (struct sort_crit){ .key = SK_DATE };
-	job->ctx = req;
-	pc = (struct parse_ctx){ .ic = cmd->client, .a = job->arena, .req = req };
-	req->root = parse_list(&pc, args->args + 2, args->count - 2, 0);
-	if (req->root == NULL) {
-		imap_job_discard(&job);
-		return imap_cmd_bad(cmd, "Invalid or unsupported search criteria");
+	/* runs of consecutive saved UIDs only: a range never takes in a UID
+	   the search did not return */
+	for (size_t i = 0; i < ic->searchres_count; i++) {
+		uint32_t uid = ic->searchres[i];
+
+		if (count > 0 && r[count - 1].last + 1 == uid)
+			r[count - 1].last = uid;
+		else
+			r[count++] = (struct store_uid_range){uid, uid};
 	}
-	return imap_job_submit(job);
+	*ranges_r = r;
+	*count_r = count;
+}
+
+int imap_search_eval_keys(struct imap_client *ic, const struct imap_arg *keys, size_t key_count,
+			  struct arena *a, const struct search_msg *msgs, size_t count, int64_t now)
+{
+	struct search_req *req = arena_alloc(a, sizeof(*req));
+	struct parse_ctx pc = {.ic = ic, .a = a, .req = req};
+	int hits = 0;
+
+	*req = (struct search_req){.now = now};
+	req->root = key_count > 0 ? parse_list(&pc, keys, key_count, 0) : NULL;
+	if (req->root == NULL)
+		return -1;
+	for (size_t i = 0; i < count; i++)
+		hits += eval_at(req->root, &msgs[i], now) ? 1 : 0;
+	return hits;
 }

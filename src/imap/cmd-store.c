@@ -62,6 +62,7 @@ struct store_req {
 	bool silent;
 	bool is_uid;
 	bool condstore;
+	uint64_t modseq; /* of this change, 0 when nothing changed */
 };
 
 /* RFC 7162 §3.1.3: the messages UNCHANGEDSINCE refused, as sequence
@@ -107,12 +108,15 @@ static void store_run(struct imap_job *job)
 	for (size_t i = 0; i < count; i++) {
 		uint32_t seq = imap_uid_seq(job->uids, job->uid_count, res[i].uid);
 
+		if (res[i].changed)
+			req->modseq = MAX(req->modseq, res[i].modseq);
 		/* RFC 9051 §6.4.6: .SILENT still reports changes it did not ask
 		   for; we have none of those to report */
 		if (seq == 0 || req->silent)
 			continue;
 		(void)buf_printf(&job->out, "* %u FETCH (", seq);
-		if (req->is_uid)
+		/* RFC 7162 §3.2.4: with QRESYNC every FETCH carries the UID */
+		if (req->is_uid || job->qresync)
 			(void)buf_printf(&job->out, "UID %u ", res[i].uid);
 		(void)buf_append_str(&job->out, "FLAGS ");
 		imap_append_flags(&job->out, res[i].flags, res[i].keywords);
@@ -126,6 +130,14 @@ static void store_run(struct imap_job *job)
 		return;
 	}
 	imap_job_tagged(job, "OK", "STORE completed");
+}
+
+static void store_done(struct imap_client *ic, struct imap_job *job)
+{
+	const struct store_req *req = job->ctx;
+
+	if (!job->failed && req->modseq != 0)
+		imap_own_change(ic, req->modseq);
 }
 
 enum cmd_ret imap_cmd_store(struct imap_cmd *cmd)
@@ -165,7 +177,7 @@ enum cmd_ret imap_cmd_store(struct imap_cmd *cmd)
 		return imap_cmd_bad(cmd, "STORE expects a sequence set, an item and flags");
 	if (ic->readonly)
 		return imap_cmd_no(cmd, "[READ-ONLY] Mailbox is read-only");
-	job = imap_job_new(cmd, store_run, NULL, true);
+	job = imap_job_new(cmd, store_run, store_done, true);
 	req = arena_alloc(job->arena, sizeof(*req));
 	if (conditional)
 		ic->condstore_enabled = true;
@@ -246,6 +258,18 @@ static void copy_run(struct imap_job *job)
 		imap_job_tagged(job, "NO", "[CANNOT] Cannot move into the same mailbox");
 		return;
 	}
+	if (!req->move) {
+		/* RFC 9208 §4.1.1 (cmd-quota.c); a MOVE adds nothing */
+		int over = imap_quota_check_copy(job, req->set, req->set_count, &err);
+
+		if (over != 0) {
+			if (over > 0)
+				imap_job_tagged(job, "NO", "[OVERQUOTA] Quota exceeded");
+			else
+				imap_job_fail(job, verb, &err);
+			return;
+		}
+	}
 	if (store_copy(job->ms->store, job->mailbox_id, req->set, req->set_count, dst.id,
 		       req->move, job->arena, &req->res, &err) < 0) {
 		if (err.code == STORE_INVALID)
@@ -287,8 +311,8 @@ static void copy_done(struct imap_client *ic, struct imap_job *job)
 		imap_sync_apply(ic, req->sync);
 	if (!req->ok || !req->move)
 		return;
-	for (size_t i = req->res.count; i > 0; i--)
-		imap_expunged(ic, req->res.src_uids[i - 1]);
+	imap_expunge_report(ic, req->res.src_uids, req->res.count);
+	imap_own_change(ic, req->res.src_modseq);
 }
 
 static enum cmd_ret copy_start(struct imap_cmd *cmd, bool move)

@@ -10,40 +10,9 @@
 
 #include "../lib/log.h"
 #include "../lib/util.h"
-#include "../net/worker.h"
 #include "imap-commands.h"
 
 #define IMAP_MAX_AUTH_FAILURES 3
-#define IMAP_AUTH_FIELD_MAX 1024
-
-struct auth_job {
-	struct conn *conn;
-	struct auth *auth;
-	char tag[72];
-	char login[IMAP_AUTH_FIELD_MAX + 1];
-	char authzid[IMAP_AUTH_FIELD_MAX + 1];
-	char client_ip[64];
-	char *password; /* malloc'ed, wiped */
-	size_t password_len;
-	struct auth_request req;
-	struct auth_result res;
-};
-
-static void auth_job_free(struct auth_job *job)
-{
-	util_wipe(job->password, job->password_len);
-	free(job->password);
-	free(job);
-}
-
-static void auth_job_run(void *arg)
-{
-	struct auth_job *job = arg;
-
-	auth_verify(job->auth, &job->req, &job->res);
-	/* the password is not needed on the loop */
-	util_wipe(job->password, job->password_len);
-}
 
 static void imap_auth_reply(struct imap_client *ic, const char *tag, const struct auth_result *res)
 {
@@ -87,64 +56,34 @@ static void imap_auth_reply(struct imap_client *ic, const char *tag, const struc
 	conn_resume_input(c);
 }
 
-static void auth_delay_done(struct timer *t)
+static void auth_login_done(struct auth_login *al, const struct auth_result *res, void *extra)
 {
-	struct imap_client *ic = t->ctx;
+	struct imap_client *ic = al->ctx;
 
-	imap_auth_reply(ic, ic->auth_tag, &ic->auth_pending);
+	(void)extra;
+	imap_auth_reply(ic, ic->auth_tag, res);
 }
 
-static void auth_job_done(void *arg)
+void imap_auth_init(struct imap_client *ic)
 {
-	struct auth_job *job = arg;
-	struct conn *c = job->conn;
-	struct imap_client *ic = conn_session(c);
-
-	if (ic != NULL && !conn_is_closing(c)) {
-		if (job->res.status == AUTH_FAILED && job->res.delay_ms > 0) {
-			/* same answer as a wrong password, after the delay */
-			ic->auth_pending = job->res;
-			snprintf(ic->auth_tag, sizeof(ic->auth_tag), "%s", job->tag);
-			timer_init(&ic->auth_delay, auth_delay_done, ic);
-			loop_timer_start(conn_loop(c), &ic->auth_delay, job->res.delay_ms);
-		} else {
-			imap_auth_reply(ic, job->tag, &job->res);
-		}
-	}
-	conn_job_end(c);
-	auth_job_free(job);
+	auth_login_init(&ic->login, ic->conn, auth_login_done, ic);
 }
 
 static void imap_auth_submit(struct imap_client *ic, const char *tag, const char *authzid,
 			     const char *login, size_t login_len, const char *password,
 			     size_t password_len)
 {
-	struct auth_job *job = xcalloc(1, sizeof(*job));
-	struct conn *c = ic->conn;
-
-	job->conn = c;
-	job->auth = ic->srv->auth;
-	snprintf(job->tag, sizeof(job->tag), "%s", tag);
-	memcpy(job->login, login, MIN(login_len, (size_t)IMAP_AUTH_FIELD_MAX));
-	snprintf(job->authzid, sizeof(job->authzid), "%s", authzid != NULL ? authzid : "");
-	snprintf(job->client_ip, sizeof(job->client_ip), "%s", conn_peer_str(c));
-	job->password = xmalloc(password_len + 1);
-	memcpy(job->password, password, password_len);
-	job->password[password_len] = '\0';
-	job->password_len = password_len;
-	job->req = (struct auth_request){
-		.login = job->login,
-		.authzid = job->authzid,
-		.password = job->password,
+	struct auth_login_creds creds = {
+		.authzid = authzid,
+		.login = login,
+		.login_len = login_len,
+		.password = password,
 		.password_len = password_len,
-		.client_ip = job->client_ip,
-		.now_ms = loop_now(conn_loop(c)),
 	};
-	memcpy(&job->req.socket_peer, conn_socket_peer(c), sizeof(job->req.socket_peer));
+
+	snprintf(ic->auth_tag, sizeof(ic->auth_tag), "%s", tag);
 	ic->auth_busy = true;
-	conn_pause_input(c);
-	conn_job_begin(c);
-	worker_submit(ic->srv->workers, conn_loop(c), auth_job_run, auth_job_done, job);
+	auth_login_submit(&ic->login, ic->srv->auth, ic->srv->workers, &creds, NULL);
 }
 
 /* NO, or NULL when a login may be tried on this connection. */
@@ -175,7 +114,7 @@ enum cmd_ret imap_cmd_login(struct imap_cmd *cmd)
 		ret = imap_cmd_bad(cmd, "LOGIN expects a user name and a password");
 	else if (refusal != NULL)
 		ret = imap_cmd_no(cmd, "%s", refusal);
-	else if (args[0].str.len > IMAP_AUTH_FIELD_MAX || args[1].str.len > IMAP_AUTH_FIELD_MAX)
+	else if (args[0].str.len > AUTH_LOGIN_FIELD_MAX || args[1].str.len > AUTH_LOGIN_FIELD_MAX)
 		ret = imap_cmd_no(cmd, "[AUTHENTICATIONFAILED] Authentication failed");
 	else
 		imap_auth_submit(ic, cmd->tag, NULL, args[0].str.ptr, args[0].str.len,
@@ -256,8 +195,7 @@ void imap_auth_continue(struct imap_client *ic, struct slice line)
 
 void imap_auth_cleanup(struct imap_client *ic)
 {
-	if (timer_is_armed(&ic->auth_delay))
-		loop_timer_stop(conn_loop(ic->conn), &ic->auth_delay);
+	auth_login_cleanup(&ic->login);
 	ic->sasl = NULL;
 	arena_free(&ic->sasl_arena);
 }

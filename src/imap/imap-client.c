@@ -3,8 +3,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../deliver/deliver.h"
 #include "../lib/log.h"
 #include "../lib/util.h"
+#include "../store/store.h"
 #include "imap-commands.h"
 
 /* Before login a command needs no more than LOGIN or AUTHENTICATE with a
@@ -26,6 +28,9 @@ struct imap_server *imap_server_new(const struct config_server *cfg, bool startt
 	srv->auth = auth;
 	srv->workers = workers;
 	srv->ms = ms;
+	/* setup time, before any loop runs: store_watch() may be called */
+	if (ms != NULL && ms->store != NULL)
+		srv->notify = imap_notify_get(ms->store);
 	return srv;
 }
 
@@ -100,6 +105,11 @@ static void imap_input(struct imap_client *ic)
 
 		if (in.len == 0)
 			break;
+		/* a push sync started by IDLE runs: one job at a time, or its
+		   EXPUNGEs could land in the middle of the next command's
+		   answer; its completion resumes input */
+		if (ic->sync_busy)
+			return;
 		if (ic->idling) {
 			if (!imap_idle_input(ic))
 				break;
@@ -169,7 +179,7 @@ static void *imap_start(struct conn *c, void *server_ctx)
 	ic->conn = c;
 	ic->srv = srv;
 	ic->state = IMAP_ST_NOT_AUTH;
-	timer_init(&ic->auth_delay, NULL, ic);
+	imap_auth_init(ic);
 	timer_init(&ic->idle_timer, NULL, ic);
 	buf_init(&caps, 0);
 	imap_capabilities(ic, &caps);

@@ -8,7 +8,9 @@
    LOGIN with SASL-IR (verified by src/auth on the worker pool) — and
    after login the authenticated and selected states on the mail store
    (cmd-mailbox.c, cmd-select.c, cmd-fetch.c, cmd-store.c, cmd-append.c,
-   cmd-search.c). Commands not served answer NO [UNAVAILABLE]. */
+   cmd-search.c). Commands not served answer NO [UNAVAILABLE]. Changes
+   made by other sessions reach a session through store change events
+   (imap-notify.h), which imap_server_new() subscribes to. */
 
 #include <stdbool.h>
 

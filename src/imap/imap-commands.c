@@ -82,6 +82,12 @@ void imap_capabilities(const struct imap_client *ic, struct buf *out)
 					  "SPECIAL-USE CHILDREN STATUS=SIZE CONDSTORE ESEARCH "
 					  "LIST-EXTENDED LIST-STATUS IDLE UNAUTHENTICATE SORT "
 					  "SORT=DISPLAY THREAD=ORDEREDSUBJECT");
+		(void)buf_append_str(out, " THREAD=REFERENCES THREAD=REFS ESORT SEARCHRES "
+					  "MULTISEARCH WITHIN QUOTA QUOTA=RES-STORAGE "
+					  "QUOTA=RES-MESSAGE PREVIEW");
+		(void)buf_append_str(out, " QRESYNC UTF8=ACCEPT BINARY MULTIAPPEND SAVEDATE");
+		if (!conn_is_compressed(ic->conn))
+			(void)buf_append_str(out, " COMPRESS=DEFLATE");
 		(void)buf_printf(out, " APPENDLIMIT=%llu",
 				 (unsigned long long)ic->srv->cfg->append_limit);
 	}
@@ -208,6 +214,8 @@ static enum cmd_ret cmd_unauthenticate(struct imap_cmd *cmd)
 	ic->account_id = 0;
 	ic->rev2_enabled = false;
 	ic->condstore_enabled = false;
+	ic->qresync_enabled = false;
+	ic->utf8_enabled = false;
 	ic->highest_modseq = 0;
 	log_info(conn_log(c), "logout", "reason=unauthenticate");
 	conn_log(c)->user[0] = '\0';
@@ -274,10 +282,12 @@ static const struct imap_command imap_commands[] = {
 	{ "STATUS", imap_cmd_status, IMAP_CMD_AUTH | IMAP_CMD_STORE },
 	{ "APPEND", imap_cmd_append, IMAP_CMD_AUTH | IMAP_CMD_STORE },
 	{ "IDLE", imap_cmd_idle, IMAP_CMD_AUTH | IMAP_CMD_STORE },
-	{ "GETQUOTA", NULL, IMAP_CMD_AUTH },
-	{ "GETQUOTAROOT", NULL, IMAP_CMD_AUTH },
+	{ "GETQUOTA", imap_cmd_getquota, IMAP_CMD_AUTH | IMAP_CMD_STORE },
+	{ "GETQUOTAROOT", imap_cmd_getquotaroot, IMAP_CMD_AUTH | IMAP_CMD_STORE },
+	{ "SETQUOTA", imap_cmd_setquota, IMAP_CMD_AUTH | IMAP_CMD_STORE },
+	{ "ESEARCH", imap_cmd_esearch, IMAP_CMD_AUTH | IMAP_CMD_STORE },
 	{ "UNAUTHENTICATE", cmd_unauthenticate, IMAP_CMD_AUTH },
-	{ "COMPRESS", NULL, IMAP_CMD_AUTH },
+	{ "COMPRESS", imap_cmd_compress, IMAP_CMD_AUTH },
 	{ "CHECK", cmd_check, IMAP_CMD_SELECTED | IMAP_CMD_STORE },
 	{ "CLOSE", imap_cmd_close, IMAP_CMD_SELECTED | IMAP_CMD_STORE },
 	{ "UNSELECT", imap_cmd_unselect, IMAP_CMD_SELECTED | IMAP_CMD_STORE },
@@ -353,7 +363,11 @@ struct imap_job *imap_job_new(struct imap_cmd *cmd, imap_job_fn *run, imap_job_d
 	job->readonly = ic->readonly;
 	job->rev2 = ic->rev2_enabled;
 	job->condstore = ic->condstore_enabled;
+	job->qresync = ic->qresync_enabled;
+	job->utf8 = ic->rev2_enabled || ic->utf8_enabled;
 	job->since_modseq = ic->highest_modseq;
+	job->quota_storage = ic->srv->cfg->quota_storage;
+	job->quota_messages = ic->srv->cfg->quota_messages;
 	job->run = run;
 	job->done = done;
 	buf_init(&job->out, 0);
@@ -363,6 +377,7 @@ struct imap_job *imap_job_new(struct imap_cmd *cmd, imap_job_fn *run, imap_job_d
 		memcpy(job->uids, ic->uids, ic->uid_count * sizeof(*job->uids));
 		job->uid_count = ic->uid_count;
 	}
+	imap_sync_prepare(ic, cmd, job);
 	return job;
 }
 
@@ -386,6 +401,12 @@ static void imap_job_run(void *arg)
 {
 	struct imap_job *job = arg;
 
+	if (job->presync) {
+		struct store_error err = { 0 };
+
+		/* a failure here only delays the news to the next command */
+		job->presync_result = imap_sync_collect(job, &err);
+	}
 	job->run(job);
 }
 
@@ -396,6 +417,8 @@ static void imap_job_done(void *arg)
 	struct imap_client *ic = conn_session(c);
 
 	if (ic != NULL && !conn_is_closing(c)) {
+		if (job->presync_result != NULL)
+			imap_sync_apply_ex(ic, job->presync_result, job->presync_expunge);
 		if (job->out.len > 0)
 			(void)conn_send(c, job->out.data, job->out.len);
 		if (job->done != NULL)
@@ -419,7 +442,12 @@ static void imap_job_done(void *arg)
 enum cmd_ret imap_job_submit(struct imap_job *job)
 {
 	struct conn *c = job->conn;
+	struct imap_client *ic = conn_session(c);
 
+	/* the news this job will read are no longer pending (a job discarded
+	   before this point leaves them pending) */
+	if (job->presync && ic != NULL)
+		ic->sync_pending = false;
 	conn_pause_input(c);
 	conn_job_begin(c);
 	worker_submit(job->ms->workers, conn_loop(c), imap_job_run, imap_job_done, job);
@@ -519,6 +547,10 @@ int imap_seqset_parse(const struct imap_client *ic, struct slice set, bool is_ui
 
 	if (set.len == 0)
 		return -1;
+	if (set.len == 1 && set.ptr[0] == '$') {
+		imap_searchres_ranges(ic, a, ranges_r, count_r);
+		return 0;
+	}
 	for (size_t i = 0; i < set.len; i++)
 		n += set.ptr[i] == ',';
 	ranges = arena_alloc(a, n * sizeof(*ranges));
@@ -603,6 +635,12 @@ void imap_append_flags(struct buf *out, uint32_t flags, const char *keywords)
 
 void imap_unselect(struct imap_client *ic)
 {
+	imap_notify_unwatch(&ic->watch);
+	ic->sync_pending = false;
+	free(ic->deferred_expunges);
+	ic->deferred_expunges = NULL;
+	ic->deferred_count = 0;
+	imap_searchres_clear(ic);
 	free(ic->uids);
 	ic->uids = NULL;
 	ic->uid_count = 0;

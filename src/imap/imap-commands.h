@@ -8,12 +8,14 @@
 
 #include <stdint.h>
 
+#include "../auth/auth-login.h"
 #include "../auth/auth.h"
 #include "../auth/sasl.h"
 #include "../lib/arena.h"
 #include "../net/conn.h"
 #include "../net/loop.h"
 #include "imap-client.h"
+#include "imap-notify.h"
 #include "imap-parser.h"
 
 enum imap_state {
@@ -43,6 +45,7 @@ struct imap_server {
 	const char *hostname;
 	struct auth *auth;           /* NULL: no account store configured */
 	struct worker_pool *workers;
+	struct imap_notify *notify;  /* push of store changes; NULL without a store */
 };
 
 struct imap_client {
@@ -60,15 +63,17 @@ struct imap_client {
 	struct sasl_exchange *sasl;
 	char sasl_tag[72];
 
-	/* a failed login waits out the rate limiter's delay before its NO */
-	struct timer auth_delay;
-	struct auth_result auth_pending;
+	/* the login in flight (auth/auth-login.h): a failed one waits out
+	   the rate limiter's delay before its NO */
+	struct auth_login login;
 	char auth_tag[72];
 	bool auth_busy; /* a verification or its delay is pending: no input */
 
 	int64_t account_id;
 	bool rev2_enabled;  /* ENABLE IMAP4rev2 (RFC 9051 §6.3.1) */
 	bool condstore_enabled; /* RFC 7162 §3.1: MODSEQ in every FETCH with FLAGS */
+	bool qresync_enabled;   /* RFC 7162 §3.2: VANISHED instead of EXPUNGE */
+	bool utf8_enabled;      /* RFC 6855 ENABLE UTF8=ACCEPT */
 
 	/* The selected mailbox. uids (malloc) maps sequence number n to
 	   uids[n - 1]; it changes only on the loop, in job completions. */
@@ -80,11 +85,25 @@ struct imap_client {
 	uint32_t *uids;
 	size_t uid_count;
 
-	/* IDLE (RFC 2177): the client's lines are "DONE", not commands; the
-	   selected mailbox is polled for changes every IMAP_IDLE_POLL_MS */
+	/* IDLE (RFC 2177): the client's lines are "DONE", not commands */
 	bool idling;
 	char idle_tag[72];
 	struct timer idle_timer;
+
+	/* Push (imap-notify.h, cmd-select.c): the selected mailbox changed
+	   since the last sync; a sync job runs at once while idling, else
+	   with the next command. Expunges found while answering FETCH, STORE
+	   or SEARCH wait in deferred_expunges (malloc) for a later command. */
+	struct imap_notify_entry watch;
+	bool sync_pending;
+	bool sync_busy;
+	uint32_t *deferred_expunges;
+	size_t deferred_count;
+
+	/* SEARCHRES (RFC 5182): UIDs saved by SEARCH/SORT RETURN (SAVE),
+	   ascending, malloc; "$" in a sequence set. Emptied on unselect. */
+	uint32_t *searchres;
+	size_t searchres_count;
 };
 
 struct imap_cmd {
@@ -132,8 +151,16 @@ struct imap_job {
 	bool readonly;
 	bool rev2;
 	bool condstore;
+	bool qresync;
+	bool utf8;            /* mailbox names in UTF-8 (IMAP4rev2 or UTF8=ACCEPT) */
+	/* changes of other sessions collected before run() and announced
+	   before out (imap_job_new decides; cmd-select.c) */
+	bool presync;
+	bool presync_expunge; /* may report expunges (not FETCH/STORE/SEARCH) */
+	struct imap_sync *presync_result;
 	uint32_t *uids;       /* copy of the session's UID map (malloc), with_uids only */
 	size_t uid_count;
+	uint64_t quota_storage, quota_messages; /* RFC 9208 limits, 0 = none */
 	struct buf out;
 	struct buf tagged;
 	imap_job_fn *run;
@@ -142,7 +169,7 @@ struct imap_job {
 	void *owned;          /* malloc'ed result, freed with the job (done may take it) */
 	uint64_t since_modseq;/* the session's HIGHESTMODSEQ when the job was made */
 	bool failed;
-	bool no_reply;        /* no command waits for it (IDLE poll): failures are only logged */
+	bool no_reply;        /* no command waits (IDLE push sync): failures only logged */
 	char error[300];
 };
 
@@ -184,6 +211,18 @@ void imap_append_flags(struct buf *out, uint32_t flags, const char *keywords);
 struct imap_sync;
 struct imap_sync *imap_sync_collect(struct imap_job *job, struct store_error *err);
 void imap_sync_apply(struct imap_client *ic, const struct imap_sync *sync);
+/* Like imap_sync_apply; without allow_expunge (RFC 9051 §7.5.1: during
+   FETCH, STORE, SEARCH) expunges are kept for a later command. */
+void imap_sync_apply_ex(struct imap_client *ic, const struct imap_sync *sync,
+			bool allow_expunge);
+/* imap_job_new: should this command sync first? Sets job->presync*. */
+void imap_sync_prepare(struct imap_client *ic, struct imap_cmd *cmd, struct imap_job *job);
+/* Removes uids (ascending) from the map and reports them: EXPUNGE, or
+   VANISHED once QRESYNC is enabled. */
+void imap_expunge_report(struct imap_client *ic, const uint32_t *uids, size_t count);
+/* A change this session made itself raised HIGHESTMODSEQ to modseq: no
+   need to report it back when nothing else happened in between. */
+void imap_own_change(struct imap_client *ic, uint64_t modseq);
 
 /* IDLE (cmd-select.c). One raw line while idling; false when more bytes
    are needed. */
@@ -226,6 +265,28 @@ enum cmd_ret imap_cmd_append(struct imap_cmd *cmd);
 enum cmd_ret imap_cmd_search(struct imap_cmd *cmd);
 enum cmd_ret imap_cmd_sort(struct imap_cmd *cmd);
 enum cmd_ret imap_cmd_thread(struct imap_cmd *cmd);
+enum cmd_ret imap_cmd_esearch(struct imap_cmd *cmd); /* RFC 7377 MULTISEARCH */
+void imap_searchres_clear(struct imap_client *ic);
+/* "$" (RFC 5182): the saved UIDs as ranges in a. */
+void imap_searchres_ranges(const struct imap_client *ic, struct arena *a,
+			   struct store_uid_range **ranges_r, size_t *count_r);
+/* cmd-quota.c: RFC 9208 */
+enum cmd_ret imap_cmd_getquota(struct imap_cmd *cmd);
+enum cmd_ret imap_cmd_getquotaroot(struct imap_cmd *cmd);
+enum cmd_ret imap_cmd_setquota(struct imap_cmd *cmd);
+struct store_account;
+/* Would add_bytes / add_messages more take the account past its limits? */
+bool imap_quota_exceeded(const struct imap_job *job, const struct store_account *acc,
+			 uint64_t add_bytes, uint64_t add_messages);
+/* COPY of a UID set of the selected mailbox: 1 over quota, 0 fits, -1 with
+   *err on a store failure. Worker side. */
+int imap_quota_check_copy(struct imap_job *job, const struct store_uid_range *set,
+			  size_t set_count, struct store_error *err);
+/* STATUS DELETED-STORAGE (RFC 9208 §4.2): KiB that EXPUNGE would free in
+   the mailbox. -1 after imap_job_fail(). Worker side. */
+int imap_quota_deleted_storage(struct imap_job *job, int64_t mailbox_id, uint64_t *kib_r);
+/* imap-compress.c: RFC 4978 */
+enum cmd_ret imap_cmd_compress(struct imap_cmd *cmd);
 
 /* imap-auth.c: LOGIN and AUTHENTICATE, verified on the worker pool. */
 enum cmd_ret imap_cmd_login(struct imap_cmd *cmd);
@@ -234,6 +295,8 @@ enum cmd_ret imap_cmd_authenticate(struct imap_cmd *cmd);
 void imap_auth_continue(struct imap_client *ic, struct slice line);
 /* Tear down any exchange or pending reply (connection closing). */
 void imap_auth_cleanup(struct imap_client *ic);
+/* At session start: the login glue's state. */
+void imap_auth_init(struct imap_client *ic);
 /* Plaintext passwords are acceptable on this connection. */
 bool imap_plaintext_auth_allowed(const struct imap_client *ic);
 

@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "../deliver/deliver.h"
+#include "lmtp-parse.h"
 #include "../lib/log.h"
 #include "../lib/str.h"
 #include "../lib/util.h"
@@ -22,6 +23,10 @@ struct lmtp_server {
 	bool starttls;
 	const char *hostname;
 	struct cidr_list trusted;
+	/* XCLIENT only from an explicitly configured trusted_networks list:
+	   the built-in default admits RFC 1918 peers but trusts none of them
+	   to speak for someone else (fail-closed, as Sora) */
+	bool xclient_allowed;
 	const struct mail_services *ms;
 };
 
@@ -30,6 +35,8 @@ enum lmtp_state {
 	LMTP_ST_READY,   /* after LHLO */
 	LMTP_ST_MAIL,    /* after MAIL FROM */
 	LMTP_ST_DATA,    /* reading the message */
+	LMTP_ST_BDAT,    /* between BDAT chunks (RFC 3030) */
+	LMTP_ST_CHUNK,   /* reading the octets of one BDAT chunk */
 };
 
 struct lmtp_rcpt {
@@ -50,9 +57,22 @@ struct lmtp_client {
 	struct lmtp_rcpt *rcpts;
 	size_t rcpt_count;
 
-	/* DATA */
+	/* XCLIENT (Postfix): who the client really is, for Received: and logs */
+	bool has_xclient;
+	struct lmtp_xclient xclient;
+
+	/* DATA / BDAT: the message as received */
 	struct buf data;
-	bool data_at_line_start, data_too_big;
+	struct lmtp_data_reader reader;
+	bool data_too_big;
+	/* BDAT: octets of the current chunk still to read, whether it is the
+	   LAST one, and the reply owed once it is read (NULL: "250 ...") */
+	uint64_t chunk_left;
+	uint64_t chunk_size;
+	bool chunk_last;
+	bool chunk_discard;       /* read the octets, keep nothing, answer chunk_reply */
+	const char *chunk_reply;
+	enum lmtp_state chunk_return; /* the state a discarded chunk returns to */
 };
 
 struct lmtp_command {
@@ -77,6 +97,7 @@ struct lmtp_server *lmtp_server_new(const struct config_server *cfg, bool startt
 	srv->ms = ms;
 	if (trusted != NULL && trusted->count > 0) {
 		cidr_list_copy(&srv->trusted, trusted);
+		srv->xclient_allowed = true;
 	} else {
 		for (size_t i = 0; i < ARRAY_SIZE(default_trusted); i++)
 			REQUIRE(cidr_list_add(&srv->trusted, default_trusted[i], &error) == 0);
@@ -118,35 +139,32 @@ static void lmtp_reset(struct lmtp_client *lc)
 	lc->mail_from[0] = '\0';
 	buf_free(&lc->data);
 	lc->data_too_big = false;
+	lc->reader = (struct lmtp_data_reader){ 0 };
+	lc->chunk_left = 0;
+	lc->chunk_last = false;
+	lc->chunk_discard = false;
+	lc->chunk_reply = NULL;
 	if (lc->state > LMTP_ST_READY)
 		lc->state = LMTP_ST_READY;
 }
 
-/* "<addr>" after "FROM:" / "TO:", with optional parameters after it.
-   *addr_r is the text inside the brackets (may be empty for <>). */
-static int parse_path(struct slice params, const char *prefix, struct slice *addr_r,
-		      struct slice *rest_r)
+/* The TCP peer, never a PROXY-forwarded address, decides. */
+static bool lmtp_xclient_trusted(struct lmtp_client *lc)
 {
-	size_t plen = strlen(prefix);
-	ssize_t close;
+	return lc->srv->xclient_allowed &&
+	       cidr_list_match(&lc->srv->trusted, conn_socket_peer(lc->conn));
+}
 
-	if (!slice_starts_with_ci(params, prefix))
-		return -1;
-	params = slice_trim(slice_from(params.ptr + plen, params.len - plen));
-	if (params.len < 2 || params.ptr[0] != '<')
-		return -1;
-	close = slice_find(params, '>');
-	if (close < 0)
-		return -1;
-	*addr_r = slice_from(params.ptr + 1, (size_t)close - 1);
-	*rest_r = slice_trim(slice_from(params.ptr + close + 1, params.len - (size_t)close - 1));
-	for (size_t i = 0; i < addr_r->len; i++) {
-		unsigned char ch = (unsigned char)addr_r->ptr[i];
-
-		if (ch < 0x21 || ch == 0x7f || ch == '<' || ch == '>')
-			return -1;
+/* Something that goes into a Received: header: nothing that could end
+   the line or fold it. */
+static void header_safe_copy(char *out, size_t size, const char *p, size_t len)
+{
+	snprintf(out, size, "%.*s", (int)MIN(len, (size_t)200), p);
+	for (char *q = out; *q != '\0'; q++) {
+		if ((unsigned char)*q < 0x21 || (unsigned char)*q >= 0x7f || *q == '(' ||
+		    *q == ')')
+			*q = '?';
 	}
-	return addr_r->len < 255 ? 0 : -1;
 }
 
 static void cmd_lhlo(struct lmtp_client *lc, struct slice params)
@@ -157,18 +175,16 @@ static void cmd_lhlo(struct lmtp_client *lc, struct slice params)
 	}
 	lmtp_reset(lc);
 	lc->state = LMTP_ST_READY;
-	snprintf(lc->lhlo, sizeof(lc->lhlo), "%.*s", (int)MIN(params.len, (size_t)200), params.ptr);
-	/* it goes into a Received: header: nothing that could end the line */
-	for (char *p = lc->lhlo; *p != '\0'; p++) {
-		if ((unsigned char)*p < 0x21 || (unsigned char)*p >= 0x7f)
-			*p = '?';
-	}
+	header_safe_copy(lc->lhlo, sizeof(lc->lhlo), params.ptr, params.len);
 	(void)conn_sendf(lc->conn, "250-%s\r\n", lc->srv->hostname);
 	if (lc->srv->starttls && conn_can_starttls(lc->conn))
 		(void)conn_send_str(lc->conn, "250-STARTTLS\r\n");
-	(void)conn_sendf(lc->conn, "250-PIPELINING\r\n250-8BITMIME\r\n250-SIZE %llu\r\n"
-				   "250 ENHANCEDSTATUSCODES\r\n",
+	(void)conn_sendf(lc->conn, "250-PIPELINING\r\n250-8BITMIME\r\n250-CHUNKING\r\n"
+				   "250-SIZE %llu\r\n",
 			 (unsigned long long)lc->srv->cfg->max_message_size);
+	if (lmtp_xclient_trusted(lc))
+		(void)conn_send_str(lc->conn, "250-XCLIENT ADDR PORT PROTO HELO LOGIN NAME\r\n");
+	(void)conn_send_str(lc->conn, "250 ENHANCEDSTATUSCODES\r\n");
 }
 
 static void cmd_starttls(struct lmtp_client *lc, struct slice params)
@@ -225,7 +241,7 @@ static void cmd_mail(struct lmtp_client *lc, struct slice params)
 		lmtp_bad(lc, "503 5.5.1 MAIL already given");
 		return;
 	}
-	if (parse_path(params, "FROM:", &addr, &rest) < 0) {
+	if (lmtp_parse_path(params, "FROM:", &addr, &rest) < 0) {
 		lmtp_bad(lc, "501 5.5.4 Syntax: MAIL FROM:<address>");
 		return;
 	}
@@ -315,7 +331,7 @@ static void cmd_rcpt(struct lmtp_client *lc, struct slice params)
 		lmtp_bad(lc, "503 5.5.1 Need MAIL command first");
 		return;
 	}
-	if (parse_path(params, "TO:", &addr, &rest) < 0 || addr.len == 0) {
+	if (lmtp_parse_path(params, "TO:", &addr, &rest) < 0 || addr.len == 0) {
 		lmtp_bad(lc, "501 5.5.4 Syntax: RCPT TO:<address>");
 		return;
 	}
@@ -336,6 +352,11 @@ static void cmd_rcpt(struct lmtp_client *lc, struct slice params)
 static void cmd_data(struct lmtp_client *lc, struct slice params)
 {
 	(void)params;
+	if (lc->state == LMTP_ST_BDAT) {
+		/* RFC 3030 §2: no DATA once BDAT has started the transfer */
+		lmtp_bad(lc, "503 5.5.1 DATA not allowed after BDAT");
+		return;
+	}
 	if (lc->state != LMTP_ST_MAIL) {
 		lmtp_bad(lc, "503 5.5.1 Need RCPT command first");
 		return;
@@ -346,15 +367,93 @@ static void cmd_data(struct lmtp_client *lc, struct slice params)
 	}
 	lc->state = LMTP_ST_DATA;
 	buf_init(&lc->data, 0);
-	lc->data_at_line_start = true;
+	lc->reader = (struct lmtp_data_reader){ 0 };
 	lc->data_too_big = false;
 	lmtp_reply(lc, "354 Start mail input; end with <CRLF>.<CRLF>");
 }
 
+/* RFC 3030 BDAT: the chunk's octets follow the command whatever the
+   answer, so they are always read; a refused chunk is read and dropped,
+   then answered (otherwise its bytes would be taken for commands). */
 static void cmd_bdat(struct lmtp_client *lc, struct slice params)
 {
-	(void)params;
-	lmtp_bad(lc, "502 5.5.1 BDAT (CHUNKING) is not supported, use DATA");
+	const char *refuse = NULL;
+	uint64_t size;
+	bool last;
+
+	if (lmtp_parse_bdat(params, &size, &last) < 0) {
+		lmtp_bad(lc, "501 5.5.4 Syntax: BDAT <chunk-size> [LAST]");
+		return;
+	}
+	if (lc->state == LMTP_ST_GREETED)
+		refuse = "503 5.5.1 Send LHLO first";
+	else if (lc->state != LMTP_ST_MAIL && lc->state != LMTP_ST_BDAT)
+		refuse = "503 5.5.1 Need RCPT command first";
+	else if (lc->rcpt_count == 0)
+		refuse = "503 5.5.1 No valid recipients";
+	lc->chunk_size = size;
+	lc->chunk_left = size;
+	lc->chunk_last = last;
+	lc->chunk_discard = refuse != NULL;
+	lc->chunk_reply = refuse;
+	lc->chunk_return = lc->state;
+	if (refuse == NULL && lc->state == LMTP_ST_MAIL) {
+		buf_init(&lc->data, 0);
+		lc->data_too_big = false;
+	}
+	lc->state = LMTP_ST_CHUNK;
+}
+
+static void cmd_xclient(struct lmtp_client *lc, struct slice params)
+{
+	struct lmtp_xclient x;
+	const char *error;
+
+	if (!lmtp_xclient_trusted(lc)) {
+		log_info(conn_log(lc->conn), "lmtp.xclient.refused",
+			 "hint=\"peer not in an explicit trusted_networks\"");
+		/* Postfix's reply to an unauthorized XCLIENT */
+		lmtp_bad(lc, "550 5.7.0 Error: insufficient authorization");
+		return;
+	}
+	if (lc->state > LMTP_ST_READY) {
+		lmtp_bad(lc, "503 5.5.1 Error: MAIL transaction in progress");
+		return;
+	}
+	if (lmtp_parse_xclient(params, &x, &error) < 0) {
+		char line[128];
+
+		snprintf(line, sizeof(line), "501 %s", error);
+		lmtp_bad(lc, line);
+		return;
+	}
+	/* attributes not named keep what an earlier XCLIENT said */
+	if (!lc->has_xclient)
+		lc->xclient = (struct lmtp_xclient){ 0 };
+	if (x.addr[0] != '\0')
+		memcpy(lc->xclient.addr, x.addr, sizeof(x.addr));
+	if (x.port != 0)
+		lc->xclient.port = x.port;
+	if (x.proto[0] != '\0')
+		memcpy(lc->xclient.proto, x.proto, sizeof(x.proto));
+	if (x.helo[0] != '\0')
+		header_safe_copy(lc->xclient.helo, sizeof(lc->xclient.helo), x.helo, strlen(x.helo));
+	if (x.name[0] != '\0')
+		header_safe_copy(lc->xclient.name, sizeof(lc->xclient.name), x.name, strlen(x.name));
+	if (x.login[0] != '\0')
+		header_safe_copy(lc->xclient.login, sizeof(lc->xclient.login), x.login,
+				 strlen(x.login));
+	lc->has_xclient = true;
+	log_info(conn_log(lc->conn), "lmtp.xclient", "addr=%s port=%u helo=%s name=%s login=%s "
+		 "proto=%s", log_str(lc->xclient.addr), lc->xclient.port, log_str(lc->xclient.helo),
+		 log_str(lc->xclient.name), log_str(lc->xclient.login), log_str(lc->xclient.proto));
+	if (lc->xclient.addr[0] != '\0')
+		snprintf(conn_log(lc->conn)->remote, sizeof(conn_log(lc->conn)->remote), "%s",
+			 lc->xclient.addr);
+	/* Postfix: XCLIENT answers with a new greeting; the client says LHLO again */
+	lmtp_reset(lc);
+	lc->state = LMTP_ST_GREETED;
+	(void)conn_sendf(lc->conn, "220 %s LMTP Sora ready\r\n", lc->srv->hostname);
 }
 
 static void cmd_helo(struct lmtp_client *lc, struct slice params)
@@ -374,17 +473,14 @@ static const struct lmtp_command lmtp_commands[] = {
 	{ "RSET", cmd_rset }, { "QUIT", cmd_quit },         { "MAIL", cmd_mail },
 	{ "RCPT", cmd_rcpt }, { "DATA", cmd_data },         { "BDAT", cmd_bdat },
 	{ "HELO", cmd_helo }, { "EHLO", cmd_helo },         { "VRFY", cmd_vrfy },
+	{ "XCLIENT", cmd_xclient },
 };
 
 static void lmtp_command(struct lmtp_client *lc, struct slice line)
 {
-	struct slice verb = line, params = { .ptr = line.ptr + line.len, .len = 0 };
-	ssize_t sp = slice_find(line, ' ');
+	struct slice verb, params;
 
-	if (sp >= 0) {
-		verb.len = (size_t)sp;
-		params = slice_trim(slice_from(line.ptr + sp + 1, line.len - (size_t)sp - 1));
-	}
+	lmtp_split_command(line, &verb, &params);
 	if (memchr(line.ptr, '\0', line.len) != NULL) {
 		lmtp_bad(lc, "500 5.5.2 NUL byte in command");
 		return;
@@ -400,13 +496,16 @@ static void lmtp_command(struct lmtp_client *lc, struct slice line)
 	lmtp_bad(lc, "500 5.5.2 Unknown command");
 }
 
-/* --- DATA: un-dot-stuff while streaming, enforce the size, then store --- */
+/* --- DATA / BDAT: collect with the size enforced, then deliver --- */
 
 struct data_job {
 	struct conn *conn;
 	const struct mail_services *ms;
 	char *message; /* Received: + body, malloc'ed */
 	size_t len;
+	size_t body_offset; /* where the bytes as received start */
+	char mail_from[256];
+	char auth_user[256];
 	struct lmtp_rcpt *rcpts;
 	size_t rcpt_count;
 	struct deliver_result *results;
@@ -416,9 +515,51 @@ static void data_job_run(void *arg)
 {
 	struct data_job *job = arg;
 
-	for (size_t i = 0; i < job->rcpt_count; i++)
-		deliver_message(job->ms, job->rcpts[i].address, NULL, job->message, job->len, 0, 0,
-				&job->results[i]);
+	for (size_t i = 0; i < job->rcpt_count; i++) {
+		struct deliver_incoming in = {
+			.mail_from = job->mail_from,
+			.rcpt = job->rcpts[i].address,
+			.auth_user = job->auth_user,
+			.data = job->message,
+			.len = job->len,
+			.body_offset = job->body_offset,
+		};
+
+		deliver_incoming(job->ms, &in, &job->results[i]);
+	}
+}
+
+static void data_reply(struct lmtp_client *lc, const struct deliver_result *r, const char *rcpt,
+		       size_t len)
+{
+	switch (r->status) {
+	case DELIVER_OK:
+		log_info(conn_log(lc->conn), "lmtp.saved", "rcpt=%s mailbox=%s uid=%u size=%zu%s",
+			 log_str(rcpt), log_str(r->mailbox), r->uid, len,
+			 r->duplicate ? " duplicate=yes" : "");
+		(void)conn_sendf(lc->conn, "250 2.0.0 <%s> Saved\r\n", rcpt);
+		break;
+	case DELIVER_REJECTED:
+		log_info(conn_log(lc->conn), "lmtp.rejected", "rcpt=%s reason=%s", log_str(rcpt),
+			 log_str(r->reason));
+		(void)conn_sendf(lc->conn, "550 5.7.1 %s\r\n", r->reply);
+		break;
+	case DELIVER_LOOP:
+		log_warn(conn_log(lc->conn), "lmtp.loop", "rcpt=%s reason=%s", log_str(rcpt),
+			 log_str(r->reason));
+		(void)conn_sendf(lc->conn, "550 5.4.6 <%s> Mail loop detected\r\n", rcpt);
+		break;
+	case DELIVER_TEMPFAIL:
+	case DELIVER_PERMFAIL:
+		log_warn(conn_log(lc->conn), "lmtp.failed", "rcpt=%s reason=%s", log_str(rcpt),
+			 log_str(r->reason));
+		(void)conn_sendf(lc->conn, r->status == DELIVER_TEMPFAIL
+						   ? "451 4.3.0 <%s> Temporary failure, "
+						     "try again later\r\n"
+						   : "554 5.6.0 <%s> Message refused\r\n",
+				 rcpt);
+		break;
+	}
 }
 
 static void data_job_done(void *arg)
@@ -428,25 +569,9 @@ static void data_job_done(void *arg)
 
 	if (lc != NULL && !conn_is_closing(job->conn)) {
 		/* RFC 2033 §4.2: one reply per accepted recipient, in order */
-		for (size_t i = 0; i < job->rcpt_count; i++) {
-			const struct deliver_result *r = &job->results[i];
-			const char *rcpt = job->rcpts[i].address;
-
-			if (r->status == DELIVER_OK) {
-				log_info(conn_log(lc->conn), "lmtp.saved",
-					 "rcpt=%s mailbox=%s uid=%u size=%zu", log_str(rcpt),
-					 log_str(r->mailbox), r->uid, job->len);
-				(void)conn_sendf(lc->conn, "250 2.0.0 <%s> Saved\r\n", rcpt);
-			} else {
-				log_warn(conn_log(lc->conn), "lmtp.failed", "rcpt=%s reason=%s",
-					 log_str(rcpt), log_str(r->reason));
-				(void)conn_sendf(lc->conn, r->status == DELIVER_TEMPFAIL
-								   ? "451 4.3.0 <%s> Temporary failure, "
-								     "try again later\r\n"
-								   : "554 5.6.0 <%s> Message refused\r\n",
-						 rcpt);
-			}
-		}
+		for (size_t i = 0; i < job->rcpt_count; i++)
+			data_reply(lc, &job->results[i], job->rcpts[i].address,
+				   job->len - job->body_offset);
 		lmtp_reset(lc);
 		lmtp_job_finished(lc);
 	}
@@ -457,13 +582,31 @@ static void data_job_done(void *arg)
 	free(job);
 }
 
+/* RFC 5321 §4.4 trace header; XCLIENT's view of the client when given. */
+static void lmtp_received(struct lmtp_client *lc, struct buf *msg)
+{
+	const struct lmtp_xclient *x = lc->has_xclient ? &lc->xclient : NULL;
+	const char *helo = x != NULL && x->helo[0] != '\0' ? x->helo : lc->lhlo;
+	const char *addr = x != NULL && x->addr[0] != '\0' ? x->addr : conn_peer_str(lc->conn);
+	const char *name = x != NULL && x->name[0] != '\0' ? x->name : NULL;
+	char date[64];
+	time_t now = time(NULL);
+	struct tm tm;
+
+	gmtime_r(&now, &tm);
+	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm);
+	(void)buf_printf(msg, "Received: from %s (%s%s[%s])\r\n", helo, name != NULL ? name : "",
+			 name != NULL ? " " : "", addr);
+	if (x != NULL && x->login[0] != '\0')
+		(void)buf_printf(msg, "\t(Authenticated sender: %s)\r\n", x->login);
+	(void)buf_printf(msg, "\tby %s (Sora) with LMTP id %s;\r\n\t%s\r\n", lc->srv->hostname,
+			 conn_log(lc->conn)->sid, date);
+}
+
 static void lmtp_data_end(struct lmtp_client *lc)
 {
 	struct data_job *job;
-	char date[64];
-	time_t now = time(NULL);
 	struct buf msg;
-	struct tm tm;
 
 	if (lc->data_too_big || lc->data.len == 0) {
 		for (size_t i = 0; i < lc->rcpt_count; i++)
@@ -475,15 +618,15 @@ static void lmtp_data_end(struct lmtp_client *lc)
 		lmtp_reset(lc);
 		return;
 	}
-	gmtime_r(&now, &tm);
-	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm);
 	job = xcalloc(1, sizeof(*job));
 	job->conn = lc->conn;
 	job->ms = lc->srv->ms;
+	snprintf(job->mail_from, sizeof(job->mail_from), "%s", lc->mail_from);
+	if (lc->has_xclient)
+		snprintf(job->auth_user, sizeof(job->auth_user), "%s", lc->xclient.login);
 	buf_init(&msg, 0);
-	(void)buf_printf(&msg, "Received: from %s (%s)\r\n\tby %s (Sora) with LMTP id %s;\r\n\t%s\r\n",
-			 lc->lhlo, conn_peer_str(lc->conn), lc->srv->hostname,
-			 conn_log(lc->conn)->sid, date);
+	lmtp_received(lc, &msg);
+	job->body_offset = msg.len;
 	(void)buf_append(&msg, lc->data.data, lc->data.len);
 	buf_free(&lc->data);
 	job->message = msg.data; /* ownership moves to the job */
@@ -504,7 +647,7 @@ static void data_append(struct lmtp_client *lc, const char *p, size_t n)
 	if (lc->data_too_big)
 		return;
 	if (lc->data.len + n > lc->srv->cfg->max_message_size) {
-		/* keep reading to the final dot, store nothing */
+		/* keep reading to the end, store nothing */
 		lc->data_too_big = true;
 		buf_free(&lc->data);
 		return;
@@ -518,34 +661,62 @@ static bool lmtp_data_input(struct lmtp_client *lc)
 	struct conn *c = lc->conn;
 
 	for (;;) {
-		struct slice in = conn_input(c);
-		ssize_t lf = slice_find(in, '\n');
-		size_t take;
-		const char *p = in.ptr;
+		struct slice piece;
+		size_t used;
 
-		if (lf < 0) {
-			if (in.len < LMTP_DATA_LINE_CHUNK)
-				return false;
-			/* a very long line: pass its head on, it cannot be "." */
-			take = in.len;
-		} else {
-			take = (size_t)lf + 1;
-		}
-		if (lc->data_at_line_start && lf >= 0 && p[0] == '.' &&
-		    (take == 2 || (take == 3 && p[1] == '\r'))) {
-			conn_consume(c, take);
+		switch (lmtp_data_step(&lc->reader, conn_input(c), LMTP_DATA_LINE_CHUNK, &used,
+				       &piece)) {
+		case LMTP_DATA_NEED_MORE:
+			return false;
+		case LMTP_DATA_END:
+			conn_consume(c, used);
 			return true;
+		case LMTP_DATA_PIECE:
+			data_append(lc, piece.ptr, piece.len);
+			conn_consume(c, used);
+			break;
 		}
-		if (lc->data_at_line_start && p[0] == '.') {
-			/* RFC 5321 §4.5.2: remove the stuffed dot */
-			p++;
-			data_append(lc, p, take - 1);
-		} else {
-			data_append(lc, p, take);
-		}
-		lc->data_at_line_start = lf >= 0;
-		conn_consume(c, take);
 	}
+}
+
+/* The octets of one BDAT chunk are in: answer it. */
+static void lmtp_chunk_end(struct lmtp_client *lc)
+{
+	if (lc->chunk_discard) {
+		lc->chunk_discard = false;
+		lc->state = lc->chunk_return;
+		lmtp_bad(lc, lc->chunk_reply);
+		return;
+	}
+	if (lc->chunk_last) {
+		lmtp_data_end(lc);
+		return;
+	}
+	if (lc->data_too_big) {
+		/* RFC 3030 §2: the transaction failed; chunks already
+		   pipelined behind this one are read and refused */
+		lmtp_reply(lc, "552 5.3.4 Message size exceeds fixed maximum message size");
+		lmtp_reset(lc);
+		return;
+	}
+	lc->state = LMTP_ST_BDAT;
+	(void)conn_sendf(lc->conn, "250 2.0.0 %llu octets received\r\n",
+			 (unsigned long long)lc->chunk_size);
+}
+
+/* Reads BDAT octets; true when the chunk is complete. */
+static bool lmtp_chunk_input(struct lmtp_client *lc)
+{
+	struct slice in = conn_input(lc->conn);
+	size_t n = (size_t)MIN((uint64_t)in.len, lc->chunk_left);
+
+	if (n > 0) {
+		if (!lc->chunk_discard)
+			data_append(lc, in.ptr, n);
+		conn_consume(lc->conn, n);
+		lc->chunk_left -= n;
+	}
+	return lc->chunk_left == 0;
 }
 
 static void lmtp_input(struct lmtp_client *lc)
@@ -561,6 +732,12 @@ static void lmtp_input(struct lmtp_client *lc)
 			if (!lmtp_data_input(lc))
 				return;
 			lmtp_data_end(lc);
+			continue;
+		}
+		if (lc->state == LMTP_ST_CHUNK) {
+			if (!lmtp_chunk_input(lc))
+				return;
+			lmtp_chunk_end(lc);
 			continue;
 		}
 		in = conn_input(c);

@@ -3,12 +3,17 @@
 
 /* LMTP delivery (RFC 2033) on top of net/conn: admission from trusted
    networks, LHLO, STARTTLS (RFC 3207), PIPELINING, ENHANCEDSTATUSCODES,
-   SIZE, 8BITMIME, MAIL, RCPT (looked up on the worker pool: 550 5.1.1 for
-   unknown users), DATA with one reply per accepted recipient after the
-   final dot, RSET, NOOP, QUIT. Many recipients per transaction (unlike
+   SIZE, 8BITMIME, CHUNKING (RFC 3030 BDAT), MAIL, RCPT (looked up on the
+   worker pool: 550 5.1.1 for unknown users), DATA or BDAT ... LAST with one
+   reply per accepted recipient at the end, RSET, NOOP, QUIT, and Postfix's
+   XCLIENT (ADDR PORT PROTO HELO LOGIN NAME) from an explicitly configured
+   trusted_networks only (fail-closed: the built-in default admits RFC 1918
+   peers but trusts none of them). Many recipients per transaction (unlike
    Sora's one). The message size limit is enforced while the data streams
-   in (552 5.3.4). A storage failure answers 451 4.x.x for that recipient:
-   250 only for what is stored durably. */
+   in (552 5.3.4). Each recipient goes through deliver_incoming() (retry
+   absorption, Sieve, relay queue); a storage failure answers 451 4.x.x
+   for that recipient: 250 only for what is stored durably. The command
+   reader's pure parts are in lmtp-parse.h. */
 
 #include <stdbool.h>
 

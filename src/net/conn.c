@@ -17,6 +17,7 @@
 #include "loop.h"
 #include "proxy.h"
 #include "tls.h"
+#include "xprt-deflate.h"
 
 #define CONN_READ_CHUNK 16384
 #define CONN_READ_BUDGET (256 * 1024)   /* per wakeup, for fairness */
@@ -51,6 +52,9 @@ struct conn {
 	struct timer timer;
 	enum conn_state state;
 	const struct xprt_ops *xprt;
+	/* COMPRESS=DEFLATE (xprt-deflate.h): xprt is xprt_zlib over lower */
+	const struct xprt_ops *lower;
+	struct xprt_deflate *zx;
 	SSL *ssl;
 	bool tls_want_write;   /* the last TLS call wants the socket writable */
 
@@ -162,6 +166,45 @@ static ssize_t tls_write(struct conn *c, const void *buf, size_t len)
 static const struct xprt_ops xprt_plain = { .read = plain_read, .write = plain_write };
 static const struct xprt_ops xprt_tls = { .read = tls_read, .write = tls_write };
 
+static ssize_t zlib_lower_read(void *ctx, void *buf, size_t len)
+{
+	struct conn *c = ctx;
+
+	return c->lower->read(c, buf, len);
+}
+
+static ssize_t zlib_lower_write(void *ctx, const void *buf, size_t len)
+{
+	struct conn *c = ctx;
+
+	return c->lower->write(c, buf, len);
+}
+
+static ssize_t zlib_read(struct conn *c, void *buf, size_t len)
+{
+	return xprt_deflate_read(c->zx, zlib_lower_read, c, buf, len);
+}
+
+static ssize_t zlib_write(struct conn *c, const void *buf, size_t len)
+{
+	return xprt_deflate_write(c->zx, zlib_lower_write, c, buf, len);
+}
+
+static const struct xprt_ops xprt_zlib = { .read = zlib_read, .write = zlib_write };
+
+/* Output the transport still holds (compressed, not yet on the socket). */
+static bool xprt_out_pending(const struct conn *c)
+{
+	return c->zx != NULL && xprt_deflate_out_pending(c->zx);
+}
+
+/* Input the transport holds that no epoll event will announce. */
+static bool xprt_in_pending(const struct conn *c)
+{
+	return (c->ssl != NULL && SSL_pending(c->ssl) > 0) ||
+	       (c->zx != NULL && xprt_deflate_in_pending(c->zx));
+}
+
 /* --- the loop's list of connections --- */
 
 static void list_add(struct conn *c)
@@ -206,6 +249,7 @@ static void conn_free_deferred(void *ctx)
 	buf_free(&c->in);
 	buf_free(&c->out);
 	free(c->proxy_buf);
+	xprt_deflate_free(&c->zx);
 	free(c);
 }
 
@@ -256,7 +300,7 @@ void conn_close(struct conn *c, const char *reason)
 	c->close_reason = reason;
 	c->state = CONN_ST_CLOSING;
 	conn_input_clear(c);
-	if (c->out.len == 0 || c->peer_eof) {
+	if ((c->out.len == 0 && !xprt_out_pending(c)) || c->peer_eof) {
 		if (!c->finishing) {
 			c->finishing = true;
 			loop_defer(c->loop, conn_finish_close, c);
@@ -328,14 +372,14 @@ static void conn_update_events(struct conn *c)
 		return;
 	if (conn_wants_input(c))
 		ev |= EPOLLIN;
-	if (c->out.len > 0 || c->tls_want_write)
+	if (c->out.len > 0 || c->tls_want_write || xprt_out_pending(c))
 		ev |= EPOLLOUT;
 	loop_io_set(c->loop, &c->io, ev);
 }
 
 static void conn_flush(struct conn *c)
 {
-	while (c->out.len > 0) {
+	while (c->out.len > 0 || xprt_out_pending(c)) {
 		ssize_t n = c->xprt->write(c, c->out.data, c->out.len);
 
 		if (n < 0) {
@@ -348,7 +392,7 @@ static void conn_flush(struct conn *c)
 		c->last_activity = loop_now(c->loop);
 		buf_consume(&c->out, (size_t)n);
 	}
-	if (c->out.len == 0) {
+	if (c->out.len == 0 && !xprt_out_pending(c)) {
 		if (!c->tls_want_write)
 			buf_free(&c->out);
 		if (c->state == CONN_ST_CLOSING) {
@@ -511,7 +555,7 @@ static void conn_read_input(struct conn *c)
 		total += (size_t)n;
 		c->bytes_in += (uint64_t)n;
 		c->last_activity = loop_now(c->loop);
-		if ((size_t)n < sizeof(chunk) && (c->ssl == NULL || SSL_pending(c->ssl) == 0))
+		if ((size_t)n < sizeof(chunk) && !xprt_in_pending(c))
 			break;
 	}
 	if (c->peer_eof && c->state != CONN_ST_READY) {
@@ -541,7 +585,7 @@ static void conn_kick(void *ctx)
 		return;
 	conn_dispatch_input(c);
 	/* TLS may hold decrypted bytes that no epoll event will announce */
-	if (c->state == CONN_ST_READY && c->ssl != NULL && SSL_pending(c->ssl) > 0)
+	if (c->state == CONN_ST_READY && xprt_in_pending(c))
 		conn_read_input(c);
 }
 
@@ -557,7 +601,7 @@ void conn_resume_input(struct conn *c)
 		return;
 	c->input_paused = false;
 	conn_update_events(c);
-	if (conn_input_len(c) > 0 || c->peer_eof || (c->ssl != NULL && SSL_pending(c->ssl) > 0))
+	if (conn_input_len(c) > 0 || c->peer_eof || xprt_in_pending(c))
 		loop_defer(c->loop, conn_kick, c);
 }
 
@@ -664,6 +708,12 @@ static void conn_do_handshake(struct conn *c)
 			loop_timer_stop(c->loop, &c->timer);
 			conn_arm_timer(c);
 			conn_update_events(c);
+			/* the STARTTLS reply went out and TLS is up: a protocol
+			   that speaks first over TLS (ManageSieve) does it now */
+			if (c->want_drained) {
+				c->want_drained = false;
+				c->cs.ops->event(c, CONN_EV_DRAINED, c->session);
+			}
 			return;
 		}
 		conn_ready(c);
@@ -870,6 +920,29 @@ bool conn_can_starttls(const struct conn *c)
 {
 	return c->cs.tls != NULL && c->ssl == NULL && !c->starttls_pending &&
 	       c->state == CONN_ST_READY;
+}
+
+int conn_start_deflate(struct conn *c)
+{
+	struct slice rest = conn_input(c);
+
+	if (c->zx != NULL || c->state != CONN_ST_READY || c->starttls_pending)
+		return -1;
+	/* what is queued (the protocol's OK) goes out as it is */
+	c->zx = xprt_deflate_new(c->out.len);
+	/* bytes the client sent after the command are compressed already */
+	xprt_deflate_push_input(c->zx, rest.ptr, rest.len);
+	conn_input_clear(c);
+	c->lower = c->xprt;
+	c->xprt = &xprt_zlib;
+	if (xprt_deflate_in_pending(c->zx))
+		loop_defer(c->loop, conn_read_more, c);
+	return 0;
+}
+
+bool conn_is_compressed(const struct conn *c)
+{
+	return c->zx != NULL;
 }
 
 bool conn_is_tls(const struct conn *c)

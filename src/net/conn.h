@@ -66,7 +66,8 @@ int conn_send_str(struct conn *c, const char *s);
 int conn_sendf(struct conn *c, const char *fmt, ...) PRINTF_FMT(2, 3);
 /* Bytes queued and not yet written. */
 size_t conn_output_pending(const struct conn *c);
-/* Ask for one CONN_EV_DRAINED when the output queue becomes empty. */
+/* Ask for one CONN_EV_DRAINED when the output queue becomes empty. Asked
+   right after conn_starttls(), it comes once the TLS session is up. */
 void conn_want_drained(struct conn *c);
 
 /* Flush what is queued, then close. Idempotent. reason goes to the log. */
@@ -93,6 +94,13 @@ bool conn_deadline_passed(struct conn *c);
 int conn_starttls(struct conn *c);
 bool conn_can_starttls(const struct conn *c);
 bool conn_is_tls(const struct conn *c);
+/* RFC 4978 COMPRESS=DEFLATE: call right after queueing the protocol's OK.
+   That reply (and all queued before it) goes out as it is, everything
+   after compressed with raw DEFLATE; bytes received after the command are
+   inflated. Over TLS the deflate layer sits inside TLS. -1 when already
+   compressing or not ready. */
+int conn_start_deflate(struct conn *c);
+bool conn_is_compressed(const struct conn *c);
 /* The SSL of a TLS connection, else NULL (for client certificate info). */
 SSL *conn_ssl(struct conn *c);
 

@@ -13,10 +13,7 @@
 
 #include "../lib/log.h"
 #include "../lib/util.h"
-#include "../net/worker.h"
 #include "pop3-private.h"
-
-#define POP3_AUTH_FIELD_MAX 1024
 
 enum pop3_load {
 	POP3_LOAD_OK,
@@ -24,20 +21,11 @@ enum pop3_load {
 	POP3_LOAD_TOO_LARGE,
 };
 
-struct pop3_login_job {
-	struct conn *conn;
-	struct auth *auth;
+/* The maildrop snapshot taken in the login job, right after a good
+   verification (auth-login.h hooks). */
+struct pop3_maildrop {
 	const struct mail_services *ms;
 	size_t max_messages;
-	char login[POP3_AUTH_FIELD_MAX + 1];
-	char authzid[POP3_AUTH_FIELD_MAX + 1];
-	char client_ip[64];
-	char *password; /* malloc'ed, wiped */
-	size_t password_len;
-	struct auth_request req;
-	struct auth_result res;
-
-	/* the maildrop, when res.status == AUTH_OK */
 	enum pop3_load load;
 	char load_error[STORE_ERROR_MSG_MAX + 32];
 	int64_t mailbox_id;
@@ -46,64 +34,54 @@ struct pop3_login_job {
 	size_t count, cap;
 };
 
-static void login_job_free(struct pop3_login_job *job)
+static void maildrop_free(void *extra)
 {
-	util_wipe(job->password, job->password_len);
-	free(job->password);
-	free(job->primary_address);
-	free(job->msgs);
-	free(job);
+	struct pop3_maildrop *md = extra;
+
+	free(md->primary_address);
+	free(md->msgs);
+	free(md);
 }
 
 static int login_fetch_cb(const struct store_message *msg, void *ctx)
 {
-	struct pop3_login_job *job = ctx;
+	struct pop3_maildrop *md = ctx;
 
-	if (job->count == job->max_messages) {
-		job->load = POP3_LOAD_TOO_LARGE;
+	if (md->count == md->max_messages) {
+		md->load = POP3_LOAD_TOO_LARGE;
 		return 1;
 	}
-	if (job->count == job->cap) {
-		job->cap = job->cap == 0 ? 64 : job->cap * 2;
-		job->msgs = xrealloc(job->msgs, job->cap * sizeof(*job->msgs));
+	if (md->count == md->cap) {
+		md->cap = md->cap == 0 ? 64 : md->cap * 2;
+		md->msgs = xrealloc(md->msgs, md->cap * sizeof(*md->msgs));
 	}
-	job->msgs[job->count++] = (struct pop3_msg){ .uid = msg->uid, .size = msg->size };
+	md->msgs[md->count++] = (struct pop3_msg){ .uid = msg->uid, .size = msg->size };
 	return 0;
 }
 
 /* On the worker, after a good login: INBOX, its messages, the account's
    primary address (blob keys are built from it, not from an alias). */
-static void login_load_maildrop(struct pop3_login_job *job)
+static void maildrop_load(const struct auth_result *res, void *extra)
 {
-	struct store *st = job->ms->store;
+	struct pop3_maildrop *md = extra;
+	struct store *st = md->ms->store;
 	struct arena *a = arena_new(1024);
 	struct store_account account;
 	struct store_mailbox mbox;
 	struct store_error err = { 0 };
 
-	if (store_account_get(st, job->res.account_id, a, &account, &err) < 0 ||
-	    store_mailbox_get(st, job->res.account_id, "INBOX", a, &mbox, &err) < 0 ||
-	    store_fetch(st, mbox.id, NULL, 0, STORE_FETCH_SIZE, 0, login_fetch_cb, job,
+	if (store_account_get(st, res->account_id, a, &account, &err) < 0 ||
+	    store_mailbox_get(st, res->account_id, "INBOX", a, &mbox, &err) < 0 ||
+	    store_fetch(st, mbox.id, NULL, 0, STORE_FETCH_SIZE, 0, login_fetch_cb, md,
 			&err) < 0) {
-		job->load = POP3_LOAD_TEMPFAIL;
-		snprintf(job->load_error, sizeof(job->load_error), "%s: %s",
+		md->load = POP3_LOAD_TEMPFAIL;
+		snprintf(md->load_error, sizeof(md->load_error), "%s: %s",
 			 store_err_name(err.code), err.msg);
 	} else {
-		job->mailbox_id = mbox.id;
-		job->primary_address = xstrdup(account.primary_address);
+		md->mailbox_id = mbox.id;
+		md->primary_address = xstrdup(account.primary_address);
 	}
 	arena_free(&a);
-}
-
-static void login_job_run(void *arg)
-{
-	struct pop3_login_job *job = arg;
-
-	auth_verify(job->auth, &job->req, &job->res);
-	/* the password is not needed any more */
-	util_wipe(job->password, job->password_len);
-	if (job->res.status == AUTH_OK)
-		login_load_maildrop(job);
 }
 
 static void login_failed(struct pop3_client *pc, const struct auth_result *res)
@@ -128,19 +106,20 @@ static void login_failed(struct pop3_client *pc, const struct auth_result *res)
 }
 
 /* The login is good; the snapshot may not be. */
-static void login_succeeded(struct pop3_client *pc, struct pop3_login_job *job)
+static void login_succeeded(struct pop3_client *pc, const struct auth_result *res,
+			    struct pop3_maildrop *md)
 {
 	struct conn *c = pc->conn;
 	char msg[128];
 
-	if (job->load != POP3_LOAD_OK) {
-		if (job->load == POP3_LOAD_TOO_LARGE) {
+	if (md->load != POP3_LOAD_OK) {
+		if (md->load == POP3_LOAD_TOO_LARGE) {
 			log_warn(conn_log(c), "pop3.maildrop.too_large", "user=%s messages>%zu",
-				 log_str(job->res.address), job->max_messages);
+				 log_str(res->address), md->max_messages);
 			pop3_err(pc, "[SYS/TEMP] Mailbox too large to open in this session");
 		} else {
 			log_error(conn_log(c), "store.fail", "op=maildrop user=%s err=%s",
-				  log_str(job->res.address), log_str(job->load_error));
+				  log_str(res->address), log_str(md->load_error));
 			snprintf(msg, sizeof(msg), "[SYS/TEMP] Cannot open the mailbox, "
 				 "session %s", conn_log(c)->sid);
 			pop3_err(pc, msg);
@@ -150,85 +129,64 @@ static void login_succeeded(struct pop3_client *pc, struct pop3_login_job *job)
 	}
 	pc->state = POP3_ST_TRANSACTION;
 	pc->errors = 0;
-	pc->account_id = job->res.account_id;
-	pc->mailbox_id = job->mailbox_id;
-	pc->primary_address = job->primary_address;
-	job->primary_address = NULL;
-	pc->msgs = job->msgs;
-	pc->msg_count = job->count;
-	job->msgs = NULL;
+	pc->account_id = res->account_id;
+	pc->mailbox_id = md->mailbox_id;
+	pc->primary_address = md->primary_address;
+	md->primary_address = NULL;
+	pc->msgs = md->msgs;
+	pc->msg_count = md->count;
+	md->msgs = NULL;
 	pc->live_count = pc->msg_count;
 	pc->live_size = 0;
 	for (size_t i = 0; i < pc->msg_count; i++)
 		pc->live_size += pc->msgs[i].size;
-	snprintf(conn_log(c)->user, sizeof(conn_log(c)->user), "%s", job->res.address);
+	snprintf(conn_log(c)->user, sizeof(conn_log(c)->user), "%s", res->address);
 	log_info(conn_log(c), "login", "master=%s rehashed=%s messages=%zu",
-		 job->res.via_master ? "yes" : "no", job->res.rehashed ? "yes" : "no",
+		 res->via_master ? "yes" : "no", res->rehashed ? "yes" : "no",
 		 pc->msg_count);
 	pop3_set_idle_timeout(pc);
 	pop3_ok(pc, "Authentication successful");
 	pop3_resume(pc);
 }
 
-static void login_delay_done(struct timer *t)
+static void login_done(struct auth_login *al, const struct auth_result *res, void *extra)
 {
-	struct pop3_client *pc = t->ctx;
+	struct pop3_client *pc = al->ctx;
 
-	login_failed(pc, &pc->auth_pending);
+	if (res->status == AUTH_OK)
+		login_succeeded(pc, res, extra);
+	else
+		login_failed(pc, res);
 }
 
-static void login_job_done(void *arg)
+void pop3_auth_init(struct pop3_client *pc)
 {
-	struct pop3_login_job *job = arg;
-	struct conn *c = job->conn;
-	struct pop3_client *pc = conn_session(c);
-
-	if (pc != NULL && !conn_is_closing(c)) {
-		if (job->res.status == AUTH_OK) {
-			login_succeeded(pc, job);
-		} else if (job->res.status == AUTH_FAILED && job->res.delay_ms > 0) {
-			pc->auth_pending = job->res;
-			timer_init(&pc->auth_delay, login_delay_done, pc);
-			loop_timer_start(conn_loop(c), &pc->auth_delay, job->res.delay_ms);
-		} else {
-			login_failed(pc, &job->res);
-		}
-	}
-	conn_job_end(c);
-	login_job_free(job);
+	auth_login_init(&pc->login, pc->conn, login_done, pc);
 }
 
 static void login_submit(struct pop3_client *pc, const char *authzid, const char *login,
 			 size_t login_len, const char *password, size_t password_len)
 {
-	struct pop3_login_job *job = xcalloc(1, sizeof(*job));
-	struct conn *c = pc->conn;
+	struct pop3_maildrop *md = xcalloc(1, sizeof(*md));
 	uint64_t limit = pc->srv->cfg->session_memory_limit;
-
-	job->conn = c;
-	job->auth = pc->srv->auth;
-	job->ms = &pc->srv->ms;
-	job->max_messages = limit == 0 ? SIZE_MAX : (size_t)(limit / sizeof(struct pop3_msg));
-	memcpy(job->login, login, MIN(login_len, (size_t)POP3_AUTH_FIELD_MAX));
-	snprintf(job->authzid, sizeof(job->authzid), "%s", authzid != NULL ? authzid : "");
-	snprintf(job->client_ip, sizeof(job->client_ip), "%s",
-		 pc->client_ip[0] != '\0' ? pc->client_ip : conn_peer_str(c));
-	job->password = xmalloc(password_len + 1);
-	memcpy(job->password, password, password_len);
-	job->password[password_len] = '\0';
-	job->password_len = password_len;
-	job->req = (struct auth_request){
-		.login = job->login,
-		.authzid = job->authzid,
-		.password = job->password,
+	struct auth_login_creds creds = {
+		.authzid = authzid,
+		.login = login,
+		.login_len = login_len,
+		.password = password,
 		.password_len = password_len,
-		.client_ip = job->client_ip,
-		.now_ms = loop_now(conn_loop(c)),
+		.client_ip = pc->client_ip, /* "" = the connection's */
 	};
-	memcpy(&job->req.socket_peer, conn_socket_peer(c), sizeof(job->req.socket_peer));
+	struct auth_login_hooks hooks = {
+		.work = maildrop_load,
+		.free_extra = maildrop_free,
+		.extra = md,
+	};
+
+	md->ms = &pc->srv->ms;
+	md->max_messages = limit == 0 ? SIZE_MAX : (size_t)(limit / sizeof(struct pop3_msg));
 	pop3_busy(pc);
-	conn_job_begin(c);
-	worker_submit(pc->srv->ms.workers, conn_loop(c), login_job_run, login_job_done, job);
+	auth_login_submit(&pc->login, pc->srv->auth, pc->srv->ms.workers, &creds, &hooks);
 }
 
 /* -ERR text when no login may be tried on this connection, else NULL.
@@ -275,7 +233,7 @@ enum pop3_ret pop3_cmd_user(struct pop3_client *pc, struct pop3_cmd *cmd)
 		return POP3_DONE;
 	if (cmd->arg_count != 1)
 		return pop3_client_error(pc, "Syntax: USER <username>");
-	if (cmd->args[0].len > POP3_AUTH_FIELD_MAX || has_control_chars(cmd->args[0]))
+	if (cmd->args[0].len > AUTH_LOGIN_FIELD_MAX || has_control_chars(cmd->args[0]))
 		return pop3_client_error(pc, "Invalid username");
 	free(pc->user);
 	pc->user = xstrndup(cmd->args[0].ptr, cmd->args[0].len);
@@ -292,7 +250,7 @@ enum pop3_ret pop3_cmd_pass(struct pop3_client *pc, struct pop3_cmd *cmd)
 	/* the raw rest of the line: a password may hold blanks */
 	if (cmd->raw_arg.len == 0)
 		return pop3_client_error(pc, "Syntax: PASS <password>");
-	if (cmd->raw_arg.len > POP3_AUTH_FIELD_MAX)
+	if (cmd->raw_arg.len > AUTH_LOGIN_FIELD_MAX)
 		return pop3_client_error(pc, "[AUTH] Authentication failed");
 	/* the user name stays: RFC 1939 lets a client retry with PASS */
 	login_submit(pc, NULL, pc->user, strlen(pc->user), cmd->raw_arg.ptr, cmd->raw_arg.len);
@@ -374,7 +332,6 @@ void pop3_auth_continue(struct pop3_client *pc, struct slice line)
 
 void pop3_auth_cleanup(struct pop3_client *pc)
 {
-	if (timer_is_armed(&pc->auth_delay))
-		loop_timer_stop(conn_loop(pc->conn), &pc->auth_delay);
+	auth_login_cleanup(&pc->login);
 	sasl_done(pc);
 }

@@ -138,7 +138,7 @@ static bool pop3_is_blank(char ch)
 
 /* RFC 1939 §3: a keyword, then arguments separated by single spaces;
    like Sora, runs of blanks are accepted and PASS keeps its raw rest. */
-static void pop3_parse(struct slice line, struct pop3_cmd *cmd)
+void pop3_parse_line(struct slice line, struct pop3_cmd *cmd)
 {
 	size_t i = 0;
 
@@ -190,7 +190,7 @@ static enum pop3_ret pop3_command(struct pop3_client *pc, struct slice line)
 
 	if (memchr(line.ptr, '\0', line.len) != NULL)
 		return pop3_client_error(pc, "NUL byte in command");
-	pop3_parse(line, &cmd);
+	pop3_parse_line(line, &cmd);
 	for (size_t i = 0; i < ARRAY_SIZE(pop3_commands); i++) {
 		const struct pop3_command *def = &pop3_commands[i];
 
@@ -269,7 +269,7 @@ static void *pop3_start(struct conn *c, void *server_ctx)
 	pc->conn = c;
 	pc->srv = srv;
 	pc->state = POP3_ST_AUTHORIZATION;
-	timer_init(&pc->auth_delay, NULL, pc);
+	pop3_auth_init(pc);
 	(void)conn_send_str(c, "+OK Sora-POP3-Server ready\r\n");
 	pop3_set_idle_timeout(pc);
 	conn_set_deadline(c, srv->cfg->absolute_session_timeout_ms);

@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../auth/auth-login.h"
 #include "../auth/auth.h"
 #include "../auth/sasl.h"
 #include "../deliver/deliver.h"
@@ -96,9 +97,9 @@ struct pop3_client {
 	struct arena *sasl_arena;
 	struct sasl_exchange *sasl;
 
-	/* a failed login waits out the rate limiter's delay before its -ERR */
-	struct timer auth_delay;
-	struct auth_result auth_pending;
+	/* the login in flight (auth/auth-login.h): a failed one waits out
+	   the rate limiter's delay before its -ERR */
+	struct auth_login login;
 
 	/* the maildrop, fixed at login */
 	int64_t account_id;
@@ -131,6 +132,9 @@ enum pop3_ret {
 };
 
 /* pop3-client.c */
+/* Pure: splits a command line (without CRLF) into verb and arguments;
+   the slices point into line. */
+void pop3_parse_line(struct slice line, struct pop3_cmd *cmd);
 void pop3_ok(struct pop3_client *pc, const char *text);
 void pop3_err(struct pop3_client *pc, const char *text);
 /* A client error: -ERR text, counted; at the limit the connection closes.
@@ -151,6 +155,8 @@ enum pop3_ret pop3_cmd_auth(struct pop3_client *pc, struct pop3_cmd *cmd);
 /* One SASL response line (without CRLF) while pc->sasl is set. */
 void pop3_auth_continue(struct pop3_client *pc, struct slice line);
 void pop3_auth_cleanup(struct pop3_client *pc);
+/* At session start: the login glue's state. */
+void pop3_auth_init(struct pop3_client *pc);
 
 /* pop3-commands.c */
 enum pop3_ret pop3_cmd_capa(struct pop3_client *pc, struct pop3_cmd *cmd);
@@ -171,6 +177,16 @@ ssize_t pop3_msg_arg(struct pop3_client *pc, struct pop3_cmd *cmd, size_t i);
 
 /* pop3-xclient.c */
 enum pop3_ret pop3_cmd_xclient(struct pop3_client *pc, struct pop3_cmd *cmd);
+#define POP3_XCLIENT_SESSION_MAX 64
+struct pop3_xclient_params {
+	char addr[64];
+	uint32_t port;
+	char session[POP3_XCLIENT_SESSION_MAX + 1];
+	bool has_ttl;
+	uint32_t ttl;
+};
+/* Pure: the attributes of an XCLIENT command; 0, or -1 when malformed. */
+int pop3_xclient_parse(const struct pop3_cmd *cmd, struct pop3_xclient_params *p);
 
 /* pop3-retr.c */
 enum pop3_ret pop3_cmd_retr(struct pop3_client *pc, struct pop3_cmd *cmd);

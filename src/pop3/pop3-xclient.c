@@ -15,15 +15,7 @@
 #include "../lib/util.h"
 #include "pop3-private.h"
 
-#define XCLIENT_SESSION_MAX 64
 
-struct xclient_params {
-	char addr[INET6_ADDRSTRLEN];
-	uint32_t port;
-	char session[XCLIENT_SESSION_MAX + 1];
-	bool has_ttl;
-	uint32_t ttl;
-};
 
 static bool xclient_trusted(struct pop3_client *pc)
 {
@@ -56,7 +48,7 @@ static int xclient_addr(struct slice v, char *out, size_t size)
 
 static bool xclient_token(struct slice v)
 {
-	if (v.len == 0 || v.len > XCLIENT_SESSION_MAX)
+	if (v.len == 0 || v.len > POP3_XCLIENT_SESSION_MAX)
 		return false;
 	for (size_t i = 0; i < v.len; i++) {
 		if (v.ptr[i] <= ' ' || v.ptr[i] >= 0x7f)
@@ -65,7 +57,7 @@ static bool xclient_token(struct slice v)
 	return true;
 }
 
-static int xclient_parse(const struct pop3_cmd *cmd, struct xclient_params *p)
+int pop3_xclient_parse(const struct pop3_cmd *cmd, struct pop3_xclient_params *p)
 {
 	for (size_t i = 0; i < cmd->arg_count; i++) {
 		struct slice a = cmd->args[i], key, v;
@@ -100,14 +92,14 @@ static int xclient_parse(const struct pop3_cmd *cmd, struct xclient_params *p)
 
 enum pop3_ret pop3_cmd_xclient(struct pop3_client *pc, struct pop3_cmd *cmd)
 {
-	struct xclient_params p = { 0 };
+	struct pop3_xclient_params p = { 0 };
 	struct conn *c = pc->conn;
 
 	if (!xclient_trusted(pc))
 		return pop3_client_error(pc, "Connection not from trusted proxy");
 	if (pc->xclient_done)
 		return pop3_client_error(pc, "XCLIENT already given");
-	if (cmd->arg_count == 0 || cmd->too_many_args || xclient_parse(cmd, &p) < 0)
+	if (cmd->arg_count == 0 || cmd->too_many_args || pop3_xclient_parse(cmd, &p) < 0)
 		return pop3_client_error(pc, "Invalid XCLIENT parameters");
 	/* a proxy chain that loops runs out of hops */
 	if (p.has_ttl && p.ttl == 0) {

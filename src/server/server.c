@@ -10,11 +10,15 @@
 #include <unistd.h>
 
 #include "../auth/auth.h"
+#include "../deliver/cleanup.h"
 #include "../deliver/deliver.h"
+#include "../deliver/storage.h"
 #include "../imap/imap-client.h"
 #include "../lib/log.h"
 #include "../lib/util.h"
 #include "../lmtp/lmtp-client.h"
+#include "../relay/relay.h"
+#include "../managesieve/managesieve.h"
 #include "../pop3/pop3-client.h"
 #include "../net/listener.h"
 #include "../net/loop.h"
@@ -50,6 +54,7 @@ struct server {
 	unsigned loop_count;
 	struct worker_pool *workers;
 	struct mail_services ms; /* store, blob store, workers */
+	struct cleanup_worker *cleanup; /* [cleanup] pass every wake_interval */
 };
 
 static void imap_ctx_free(void *ctx)
@@ -64,6 +69,31 @@ static void pop3_ctx_free(void *ctx)
 	struct pop3_server *s = ctx;
 
 	pop3_server_free(&s);
+}
+
+static void msieve_ctx_free(void *ctx)
+{
+	struct msieve_server *s = ctx;
+
+	msieve_server_free(&s);
+}
+
+/* [sieve] enabled_extensions must name extensions the engine has. */
+static const char *sieve_extensions_check(const struct config *cfg)
+{
+	static _Thread_local char msg[160];
+	const char **ext = cfg->sieve.enabled_extensions;
+
+	for (size_t i = 0; ext != NULL && ext[i] != NULL; i++) {
+		if (!sieve_extension_known(ext[i])) {
+			snprintf(msg, sizeof(msg), "[sieve] enabled_extensions: unknown extension "
+				 "\"%.64s\"", ext[i]);
+			return msg;
+		}
+	}
+	if (cfg->sieve.max_script_size == 0 || cfg->sieve.max_script_size > STORE_SIEVE_SCRIPT_MAX)
+		return "[sieve] max_script_size: must be between 1 and 1mb";
+	return NULL;
 }
 
 static void lmtp_ctx_free(void *ctx)
@@ -94,19 +124,39 @@ static int instance_init(struct server *srv, struct server_instance *inst,
 	switch (sc->type) {
 	case SERVER_IMAP:
 		ops = &imap_proto_ops;
-		inst->auth = auth_new(srv->ms.store, &(struct auth_settings){ .server = sc,
-									   .rehash = true });
+		inst->auth = auth_new(srv->ms.store, &(struct auth_settings){
+			.server = sc, .rehash = srv->cfg->auth.rehash_on_login });
 		inst->proto_ctx = imap_server_new(sc, starttls, srv->hostname, inst->auth,
 						  srv->workers, &srv->ms);
 		inst->proto_free = imap_ctx_free;
 		break;
 	case SERVER_POP3:
 		ops = &pop3_proto_ops;
-		inst->auth = auth_new(srv->ms.store, &(struct auth_settings){ .server = sc,
-									      .rehash = true });
+		inst->auth = auth_new(srv->ms.store, &(struct auth_settings){
+			.server = sc, .rehash = srv->cfg->auth.rehash_on_login });
 		inst->proto_ctx = pop3_server_new(sc, starttls, srv->hostname, inst->auth, &srv->ms);
 		inst->proto_free = pop3_ctx_free;
 		break;
+	case SERVER_MANAGESIEVE: {
+		const char *problem = sieve_extensions_check(srv->cfg);
+
+		if (problem != NULL) {
+			*error_r = server_error(sc, problem);
+			return -1;
+		}
+		ops = &msieve_proto_ops;
+		inst->auth = auth_new(srv->ms.store, &(struct auth_settings){
+			.server = sc, .rehash = srv->cfg->auth.rehash_on_login });
+		inst->proto_ctx = msieve_server_new(
+			sc, starttls, inst->auth, &srv->ms,
+			&(struct msieve_settings){
+				.extensions = (const char *const *)srv->cfg->sieve.enabled_extensions,
+				.max_script_size = srv->cfg->sieve.max_script_size,
+				.max_scripts = srv->cfg->sieve.max_scripts,
+			});
+		inst->proto_free = msieve_ctx_free;
+		break;
+	}
 	case SERVER_LMTP:
 		ops = &lmtp_proto_ops;
 		inst->proto_ctx = lmtp_server_new(sc, starttls, srv->hostname,
@@ -128,7 +178,8 @@ static int instance_init(struct server *srv, struct server_instance *inst,
 			.verify_client = sc->tls_verify,
 			.alpn = sc->type == SERVER_IMAP ? "imap"
 				: sc->type == SERVER_POP3 ? "pop3"
-							  : "lmtp",
+				: sc->type == SERVER_MANAGESIEVE ? "sieve"
+				: "lmtp",
 			.session_id_context = sc->name,
 		};
 
@@ -182,6 +233,11 @@ static int server_open_stores(struct server *srv, const char **error_r)
 	log_info(NULL, "store.open", "driver=%s path=%s storage=%s",
 		 store_driver_name(srv->ms.store), log_str(srv->cfg->database.path),
 		 log_str(srv->cfg->storage.driver != NULL ? srv->cfg->storage.driver : "fs"));
+	/* Sieve redirects and vacation replies leave through [relay] */
+	if (srv->ms.relay != NULL && relay_queue_start(srv->ms.relay) < 0) {
+		*error_r = "cannot start the relay queue worker";
+		return -1;
+	}
 	return 0;
 }
 
@@ -272,6 +328,7 @@ void server_free(struct server **sp)
 		auth_free(&inst->auth);
 	}
 	free(srv->instances);
+	cleanup_worker_stop(&srv->cleanup);
 	mail_services_close(&srv->ms);
 	free(srv);
 	*sp = NULL;
@@ -347,6 +404,18 @@ int server_run(struct server *srv)
 				   &srv->loops[i]) != 0)
 			util_require_failed(__FILE__, __LINE__, "pthread_create");
 	}
+	{
+		char err[512];
+
+		/* background storage work: the uploader drains staged bodies
+		   (also those left by a previous run), cleanup purges */
+		if (storage_start(&srv->ms, err, sizeof(err)) < 0)
+			log_error(NULL, "uploader.fail", "reason=%s", log_str(err));
+		srv->cleanup = cleanup_worker_start(&srv->ms, srv->cfg->cleanup.grace_period_ms,
+						    srv->cfg->cleanup.wake_interval_ms);
+		if (srv->cleanup == NULL)
+			log_error(NULL, "cleanup.fail", "reason=%s", "cannot start the thread");
+	}
 	log_info(NULL, "started", "version=%s loops=%u servers=%zu", SORA_VERSION,
 		 srv->loop_count, srv->instance_count);
 	while (!stopping) {
@@ -368,6 +437,8 @@ int server_run(struct server *srv)
 		loop_post(srv->loops[i].loop, shutdown_on_loop, &srv->loops[i]);
 	for (unsigned i = 0; i < srv->loop_count; i++)
 		pthread_join(srv->loops[i].thread, NULL);
+	cleanup_worker_stop(&srv->cleanup);
+	storage_stop(&srv->ms);
 	log_info(NULL, "stopped", "version=%s", SORA_VERSION);
 	return 0;
 }

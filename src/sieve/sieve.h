@@ -38,8 +38,10 @@ struct sieve_limits {
 /* Every extension the engine implements, space-separated, in the order
    ManageSieve lists them in its "SIEVE" capability. */
 const char *sieve_extensions_all(void);
-/* Sora's default enabled set ([sieve] enabled_extensions = []): all of
-   Sora's 19 minus editheader. */
+/* Sora's default enabled set ([sieve] enabled_extensions = []): every
+   extension above except editheader (Sora's 19 minus editheader, plus the
+   Pigeonhole ones: reject ereject include duplicate environment ihave
+   vacation-seconds special-use mailboxid). */
 const char *sieve_extensions_default(void);
 /* false when name is not an extension this engine implements. */
 bool sieve_extension_known(const char *name);
@@ -52,7 +54,18 @@ bool sieve_extension_known(const char *name);
 int sieve_compile(const char *text, size_t len, const char *const *enabled,
 		  const struct sieve_limits *limits, struct sieve_script **script_r,
 		  struct sieve_error *err);
+/* Drops a reference (scripts from the cache are shared); accepts NULL. */
 void sieve_script_free(struct sieve_script **script);
+
+/* sieve_compile() through a process-wide cache keyed by SHA-256 of the
+   text, the enabled set and the limits (thread-safe, 128 scripts, least
+   recently used evicted). Errors are not cached. Free the script with
+   sieve_script_free() as usual. */
+int sieve_compile_cached(const char *text, size_t len, const char *const *enabled,
+			 const struct sieve_limits *limits, struct sieve_script **script_r,
+			 struct sieve_error *err);
+/* Empties the cache (tests, shutdown). */
+void sieve_cache_clear(void);
 
 /* ---- running ---------------------------------------------------------- */
 
@@ -84,6 +97,10 @@ struct sieve_env {
 	/* include (RFC 6609): fetch a personal or global script's text; NULL
 	   when none. The engine compiles it with the same limits. */
 	const char *(*include_fetch)(void *ctx, const char *name, bool global, size_t *len_r);
+	/* RFC 8579 specialuse_exists: mailbox NULL = any mailbox has flag */
+	bool (*specialuse_exists)(void *ctx, const char *mailbox, const char *flag);
+	/* RFC 9042 mailboxidexists */
+	bool (*mailboxid_exists)(void *ctx, const char *id);
 };
 
 enum sieve_action_type {
@@ -117,6 +134,9 @@ struct sieve_action {
 	/* REJECT / EREJECT */
 	const char *reason;
 	bool ereject;
+	/* VACATION :addresses (more of the user's addresses), NULL-terminated,
+	   or NULL */
+	const char *const *vacation_addresses;
 };
 
 /* Header edits (editheader, RFC 5293) to apply to the stored copies, in
@@ -125,7 +145,10 @@ struct sieve_header_edit {
 	bool add;          /* addheader; false = deleteheader */
 	bool last;         /* addheader :last */
 	const char *name;
-	const char *value; /* add: value; delete: NULL = every occurrence */
+	const char *value; /* add: value; delete: NULL = every occurrence,
+			      else the occurrence(s) whose raw unfolded value
+			      equals this (the engine already applied :index and
+			      match patterns) */
 	unsigned int index;  /* deleteheader :index n (0 = any) */
 	bool index_last;
 };

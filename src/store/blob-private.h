@@ -67,6 +67,8 @@ extern const struct blob_vfuncs blob_fs_vfuncs;
 extern const struct blob_vfuncs blob_s3_vfuncs;
 extern const struct blob_vfuncs blob_crypt_vfuncs;
 extern const struct blob_vfuncs blob_failing_vfuncs;
+extern const struct blob_vfuncs blob_staged_vfuncs;
+extern const struct blob_vfuncs blob_cache_vfuncs;
 
 void blob_error_set(struct blob_error *err, enum blob_err code, const char *fmt, ...)
 	PRINTF_FMT(3, 4);

@@ -236,6 +236,103 @@ enum blob_key_check {
    with code BLOB_PERMANENT, and 0 is still returned. */
 int blob_crypt_verify_key(struct blob *b, enum blob_key_check *result_r, struct blob_error *err);
 
+/* ---- staged uploads (blob-staged.c) ------------------------------------- */
+
+/* The "staged" wrapper makes writes local and durable first: a put lands
+   in the staging directory (the fs driver: written, fsynced, renamed) and
+   returns; background uploader threads then send staged objects to the
+   wrapped store (S3) and remove them once the PUT succeeded. Reads and
+   heads look in staging first, so a body is readable from the moment its
+   put returned. Staged objects survive a restart: opening scans the
+   directory and the uploader picks them up again. Deletes wait for an
+   upload of the same key in progress, then remove both copies. */
+
+/* Events of the background uploader, for the caller's log (the blob layer
+   does not log): "upload" (done), "upload.retry" (failed, attempt n,
+   err set), "upload.stalled" (max_attempts reached: kept in staging,
+   retried after a restart), "upload.key_mismatch" (see verify_key_first). */
+typedef void blob_staged_event_fn(void *ctx, const char *event, const char *key,
+				  uint64_t size, unsigned attempt, const struct blob_error *err);
+
+struct blob_staged_settings {
+	const char *path;          /* staging directory (created) */
+	uint64_t max_size;         /* staged bytes at most: 0 → 1 GiB */
+	uint32_t batch_size;       /* keys queued per directory scan: 0 → 10 */
+	uint32_t concurrency;      /* uploader threads: 0 → 20 (at most 256) */
+	uint32_t max_attempts;     /* per key and process: 0 → 20 */
+	uint64_t retry_interval_ms; /* first backoff step, doubled per failure up to 16
+				      times it; also the rescan period: 0 → 30 s */
+	blob_staged_event_fn *event_fn; /* may be NULL */
+	void *event_ctx;
+	/* The encryption key could not be checked against the store at start
+	   (S3 unreachable): check it (blob_crypt_verify_key) before the first
+	   upload. Until it matches nothing is uploaded; a mismatch is reported
+	   as "upload.key_mismatch" and every body stays staged. */
+	bool verify_key_first;
+};
+
+struct blob_staged_stats {
+	uint64_t count;      /* objects staged */
+	uint64_t bytes;
+	int64_t oldest;      /* mtime (Unix seconds) of the oldest, 0 when none */
+	uint64_t uploaded;   /* since start (this process only) */
+	uint64_t failures;   /* failed attempts since start (this process only) */
+	uint64_t stalled;    /* keys past max_attempts now (this process only) */
+};
+
+/* Wraps inner (taking ownership, also on error). A put beyond max_size
+   fails with BLOB_TEMPORARY ("staging area full"); the caller turns it
+   into a temporary protocol error. No threads run until
+   blob_staged_start(). */
+int blob_staged_wrap(struct blob *inner, const struct blob_staged_settings *set,
+		     struct blob **blob_r, struct blob_error *err);
+/* Starts the uploader threads (b or a layer it wraps must be "staged"). */
+int blob_staged_start(struct blob *b, struct blob_error *err);
+/* Stops them: uploads in progress finish, the rest stays staged.
+   blob_close() stops them too. */
+void blob_staged_stop(struct blob *b);
+/* Wakes the uploader now (new files appeared, e.g. from another process). */
+void blob_staged_kick(struct blob *b);
+/* Counts of the staging directory (count, bytes, oldest: read now from the
+   directory; the others from this process's uploader). */
+int blob_staged_get_stats(struct blob *b, struct blob_staged_stats *st_r, struct blob_error *err);
+/* Count, bytes and oldest of a staging directory, from any process. */
+int blob_staged_scan(const char *path, struct blob_staged_stats *st_r, struct blob_error *err);
+
+/* ---- local cache (blob-cache.c) ----------------------------------------- */
+
+/* The "cache" wrapper keeps decrypted message bodies on local disk under
+   <path>/data/<h[0:2]>/<h[2:4]>/<h>, keyed by content hash (a key's last
+   segment when it is 64 hex digits; other keys are not cached), bounded
+   to capacity bytes with least-recently-used eviction. The index is kept
+   in memory and rebuilt at open by scanning (file mtimes are the access
+   times, refreshed on hits). Counters are written to <path>/stats now and
+   then and at close, for sora-admin cache stats. */
+struct blob_cache_settings {
+	const char *path;
+	uint64_t capacity;        /* 0 → 1 GiB */
+	uint64_t max_object_size; /* larger bodies are not cached: 0 → 5 MiB */
+};
+
+struct blob_cache_stats {
+	uint64_t entries, bytes, capacity;
+	uint64_t hits, misses, evictions, stores;
+	int64_t written_at; /* blob_cache_read_stats: when the counters were saved, 0 unknown */
+};
+
+int blob_cache_wrap(struct blob *inner, const struct blob_cache_settings *set,
+		    struct blob **blob_r, struct blob_error *err);
+int blob_cache_get_stats(struct blob *b, struct blob_cache_stats *st_r, struct blob_error *err);
+/* From another process: entries and bytes by scanning path now, the
+   counters as the owning process last saved them (written_at). */
+int blob_cache_read_stats(const char *path, struct blob_cache_stats *st_r,
+			  struct blob_error *err);
+
+/* The layer below the staged and cache wrappers (the store as it is on
+   S3, possibly encrypted), or b itself when it has neither. For tools that
+   must see stored objects (re-encryption). Owned by b. */
+struct blob *blob_remote(struct blob *b);
+
 /* ---- failing wrapper (blob-failing.c), for tests ------------------------ */
 
 /* Wraps inner (taking ownership); fails nothing until configured. */

@@ -178,9 +178,32 @@ struct store_vfuncs {
 	int (*auth_block_get)(struct store *st, enum store_block_kind kind, const char *key,
 			      int64_t now, int64_t *until_r, struct store_error *err);
 	int (*auth_prune)(struct store *st, int64_t before, struct store_error *err);
+
+	/* cleanup and blob bookkeeping (store.h); appended for the drivers */
+	int (*cleanup_try_lock)(struct store *st, bool *acquired_r, struct store_error *err);
+	int (*cleanup_unlock)(struct store *st, struct store_error *err);
+	int (*cleanup_expunged)(struct store *st, int64_t before, uint64_t *removed_r,
+				struct store_error *err);
+	int (*cleanup_accounts)(struct store *st, int64_t before, uint64_t *messages_r,
+				uint64_t *accounts_r, struct store_error *err);
+	int (*cleanup_unreferenced)(struct store *st, int64_t after_id, size_t limit,
+				    struct arena *arena, struct store_blob_ref **refs_r,
+				    size_t *count_r, struct store_error *err);
+	/* data_ids: count >= 1 */
+	int (*cleanup_forget)(struct store *st, const int64_t *data_ids, size_t count,
+			      uint64_t *forgotten_r, struct store_error *err);
+	int (*blob_list)(struct store *st, int64_t after_id, size_t limit, struct arena *arena,
+			 struct store_blob_ref **refs_r, size_t *count_r, struct store_error *err);
+	int (*blob_set_key_id)(struct store *st, int64_t data_id, uint32_t blob_key_id,
+			       struct store_error *err);
+	/* NULL: not supported (store.c says so) */
+	int (*auth_block_list)(struct store *st, int64_t now, struct arena *arena,
+			       struct store_auth_block **blocks_r, size_t *count_r,
+			       struct store_error *err);
 };
 
 extern const struct store_vfuncs store_sqlite_vfuncs;
+extern const struct store_vfuncs store_pg_vfuncs;
 
 /* ---- helpers for drivers (store.c) ------------------------------------ */
 

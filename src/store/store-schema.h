@@ -24,4 +24,9 @@ extern const char store_schema_sqlite_bootstrap[];
 extern const struct store_migration store_schema_sqlite[];
 extern const size_t store_schema_sqlite_count;
 
+/* PostgreSQL (store-schema-pg.c): same version numbers. */
+extern const char store_schema_pg_bootstrap[];
+extern const struct store_migration store_schema_pg[];
+extern const size_t store_schema_pg_count;
+
 #endif

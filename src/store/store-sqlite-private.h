@@ -265,4 +265,22 @@ int sq_search(struct store *st, int64_t mailbox_id, enum store_search_key key, c
 	      const char *const *words, size_t word_count, struct arena *arena, uint32_t **uids_r,
 	      size_t *count_r, struct store_error *err);
 
+/* ---- store-sqlite-cleanup.c ------------------------------------------- */
+
+int sq_cleanup_try_lock(struct store *st, bool *acquired_r, struct store_error *err);
+int sq_cleanup_unlock(struct store *st, struct store_error *err);
+int sq_cleanup_expunged(struct store *st, int64_t before, uint64_t *removed_r,
+			struct store_error *err);
+int sq_cleanup_accounts(struct store *st, int64_t before, uint64_t *messages_r,
+			uint64_t *accounts_r, struct store_error *err);
+int sq_cleanup_unreferenced(struct store *st, int64_t after_id, size_t limit,
+			    struct arena *arena, struct store_blob_ref **refs_r, size_t *count_r,
+			    struct store_error *err);
+int sq_cleanup_forget(struct store *st, const int64_t *data_ids, size_t count,
+		      uint64_t *forgotten_r, struct store_error *err);
+int sq_blob_list(struct store *st, int64_t after_id, size_t limit, struct arena *arena,
+		 struct store_blob_ref **refs_r, size_t *count_r, struct store_error *err);
+int sq_blob_set_key_id(struct store *st, int64_t data_id, uint32_t blob_key_id,
+		       struct store_error *err);
+
 #endif

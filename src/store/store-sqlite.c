@@ -552,4 +552,13 @@ const struct store_vfuncs store_sqlite_vfuncs = {
 	.auth_block_set = sq_auth_block_set,
 	.auth_block_get = sq_auth_block_get,
 	.auth_prune = sq_auth_prune,
+
+	.cleanup_try_lock = sq_cleanup_try_lock,
+	.cleanup_unlock = sq_cleanup_unlock,
+	.cleanup_expunged = sq_cleanup_expunged,
+	.cleanup_accounts = sq_cleanup_accounts,
+	.cleanup_unreferenced = sq_cleanup_unreferenced,
+	.cleanup_forget = sq_cleanup_forget,
+	.blob_list = sq_blob_list,
+	.blob_set_key_id = sq_blob_set_key_id,
 };

@@ -31,6 +31,7 @@ const size_t store_default_mailbox_count = ARRAY_SIZE(store_default_mailboxes);
 
 static const struct store_vfuncs *const store_drivers[] = {
 	&store_sqlite_vfuncs,
+	&store_pg_vfuncs,
 };
 
 const char *store_err_name(enum store_err code)
@@ -1275,4 +1276,123 @@ int store_auth_prune(struct store *st, int64_t before, struct store_error *err)
 	ERR_OR_SINK(err);
 
 	return st->v->auth_prune(st, before, e);
+}
+
+int store_auth_block_list(struct store *st, int64_t now, struct arena *arena,
+			  struct store_auth_block **blocks_r, size_t *count_r,
+			  struct store_error *err)
+{
+	ERR_OR_SINK(err);
+
+	if (st->v->auth_block_list == NULL) {
+		store_error_set(e, STORE_INTERNAL, "auth_block_list: not supported by the %s driver",
+				st->v->name);
+		return -1;
+	}
+	return st->v->auth_block_list(st, now, arena, blocks_r, count_r, e);
+}
+
+/* ---- cleanup and blob bookkeeping ------------------------------------- */
+
+/* A driver that has not grown these yet says so instead of crashing. */
+#define CLEANUP_VFUNC(st, fn, e)                                                             \
+	do {                                                                                 \
+		if ((st)->v->fn == NULL) {                                                   \
+			store_error_set(e, STORE_INTERNAL, "%s: not supported by the %s driver", \
+					#fn, (st)->v->name);                                 \
+			return -1;                                                           \
+		}                                                                            \
+	} while (0)
+
+int store_cleanup_try_lock(struct store *st, bool *acquired_r, struct store_error *err)
+{
+	ERR_OR_SINK(err);
+
+	CLEANUP_VFUNC(st, cleanup_try_lock, e);
+	return st->v->cleanup_try_lock(st, acquired_r, e);
+}
+
+int store_cleanup_unlock(struct store *st, struct store_error *err)
+{
+	ERR_OR_SINK(err);
+
+	CLEANUP_VFUNC(st, cleanup_unlock, e);
+	return st->v->cleanup_unlock(st, e);
+}
+
+int store_cleanup_expunged(struct store *st, int64_t before, uint64_t *removed_r,
+			   struct store_error *err)
+{
+	ERR_OR_SINK(err);
+
+	CLEANUP_VFUNC(st, cleanup_expunged, e);
+	return st->v->cleanup_expunged(st, before, removed_r, e);
+}
+
+int store_cleanup_accounts(struct store *st, int64_t before, uint64_t *messages_r,
+			   uint64_t *accounts_r, struct store_error *err)
+{
+	ERR_OR_SINK(err);
+
+	CLEANUP_VFUNC(st, cleanup_accounts, e);
+	return st->v->cleanup_accounts(st, before, messages_r, accounts_r, e);
+}
+
+int store_cleanup_unreferenced(struct store *st, int64_t after_id, size_t limit,
+			       struct arena *arena, struct store_blob_ref **refs_r,
+			       size_t *count_r, struct store_error *err)
+{
+	ERR_OR_SINK(err);
+
+	CLEANUP_VFUNC(st, cleanup_unreferenced, e);
+	if (limit == 0 || after_id < 0) {
+		store_error_set(e, STORE_INVALID, "cleanup: limit must be > 0, after_id >= 0");
+		return -1;
+	}
+	return st->v->cleanup_unreferenced(st, after_id, limit, arena, refs_r, count_r, e);
+}
+
+int store_cleanup_forget(struct store *st, const int64_t *data_ids, size_t count,
+			 uint64_t *forgotten_r, struct store_error *err)
+{
+	ERR_OR_SINK(err);
+
+	CLEANUP_VFUNC(st, cleanup_forget, e);
+	if (count == 0) {
+		*forgotten_r = 0;
+		return 0;
+	}
+	for (size_t i = 0; i < count; i++) {
+		if (data_ids[i] <= 0) {
+			store_error_set(e, STORE_INVALID, "cleanup: data ids must be > 0");
+			return -1;
+		}
+	}
+	return st->v->cleanup_forget(st, data_ids, count, forgotten_r, e);
+}
+
+int store_blob_list(struct store *st, int64_t after_id, size_t limit, struct arena *arena,
+		    struct store_blob_ref **refs_r, size_t *count_r, struct store_error *err)
+{
+	ERR_OR_SINK(err);
+
+	CLEANUP_VFUNC(st, blob_list, e);
+	if (limit == 0 || after_id < 0) {
+		store_error_set(e, STORE_INVALID, "blob list: limit must be > 0, after_id >= 0");
+		return -1;
+	}
+	return st->v->blob_list(st, after_id, limit, arena, refs_r, count_r, e);
+}
+
+int store_blob_set_key_id(struct store *st, int64_t data_id, uint32_t blob_key_id,
+			  struct store_error *err)
+{
+	ERR_OR_SINK(err);
+
+	CLEANUP_VFUNC(st, blob_set_key_id, e);
+	if (data_id <= 0) {
+		store_error_set(e, STORE_INVALID, "blob: data id must be > 0");
+		return -1;
+	}
+	return st->v->blob_set_key_id(st, data_id, blob_key_id, e);
 }

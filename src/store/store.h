@@ -66,6 +66,7 @@ struct store_settings {
 	const char *write_conninfo;     /* postgres: [database.write] */
 	const char *read_conninfo;      /* postgres: [database.read]; NULL = write */
 	unsigned int read_connections;  /* reader pool size; 0 = 4 */
+	unsigned int write_connections; /* postgres: writer pool size; 0 = 4 */
 	unsigned int busy_timeout_ms;   /* wait for a lock held elsewhere; 0 = 5000 */
 	/* Open without applying migrations (sora-admin migrate version|up).
 	   Anything but the store_migrate_*() calls then fails unless the
@@ -569,5 +570,84 @@ int store_auth_block_clear(struct store *st, enum store_block_kind kind, const c
 			   struct store_error *err);
 /* Deletes attempts before `before` and blocks that ended before it. */
 int store_auth_prune(struct store *st, int64_t before, struct store_error *err);
+
+struct store_auth_block {
+	enum store_block_kind kind;
+	const char *key;
+	int64_t until;
+};
+/* The blocks in force at now, by end, then kind and key (sora-admin auth
+   blocked). STORE_INTERNAL "not supported" from a driver without it. */
+int store_auth_block_list(struct store *st, int64_t now, struct arena *arena,
+			  struct store_auth_block **blocks_r, size_t *count_r,
+			  struct store_error *err);
+
+/* ---- cleanup and blob bookkeeping (src/deliver/cleanup.c) -------------- */
+
+/* Removing data for good happens in passes that the caller drives:
+
+     store_cleanup_try_lock                one pass at a time, cluster-wide
+     store_cleanup_accounts(before)        messages of accounts deleted before
+     store_cleanup_expunged(before)        tombstones expunged before
+     store_cleanup_unreferenced → delete each body from the blob store →
+       store_cleanup_forget                the bodies' metadata rows
+     store_cleanup_accounts(before)        account rows left with no data
+     store_cleanup_unlock
+
+   A body's metadata row goes only after its blob was deleted, so a failed
+   blob delete is retried by the next pass instead of leaking the object.
+   Every step is idempotent: two passes running at once (e.g. sora and
+   sora-admin on one SQLite file) do the same deletes twice, harmlessly. */
+
+/* One stored body: its metadata row (message_data) and what its blob key
+   is built from. */
+struct store_blob_ref {
+	int64_t data_id;
+	int64_t account_id;
+	const char *address;      /* the account's primary address ("" if none) */
+	const char *content_hash;
+	uint32_t blob_key_id;     /* as recorded at append or by store_blob_set_key_id */
+};
+
+/* Takes the cleanup lock without waiting: *acquired_r false when another
+   process or node holds it. Held until store_cleanup_unlock() or until the
+   handle closes (PostgreSQL: a session advisory lock on one connection).
+   SQLite: always acquired (one machine; passes are idempotent). */
+int store_cleanup_try_lock(struct store *st, bool *acquired_r, struct store_error *err);
+int store_cleanup_unlock(struct store *st, struct store_error *err);
+
+/* Removes the tombstones (expunged message rows) whose expunged_at is
+   before `before`, in every mailbox, detached ones included. QRESYNC then
+   no longer reports them as VANISHED (clients resynchronise fully). */
+int store_cleanup_expunged(struct store *st, int64_t before, uint64_t *removed_r,
+			   struct store_error *err);
+
+/* For accounts soft-deleted before `before`: removes all their message
+   rows (their bodies then show up in store_cleanup_unreferenced), and
+   deletes the account rows (credentials, mailboxes, Sieve scripts…) of
+   those that have no body metadata left. *accounts_r: accounts deleted. */
+int store_cleanup_accounts(struct store *st, int64_t before, uint64_t *messages_r,
+			   uint64_t *accounts_r, struct store_error *err);
+
+/* Up to limit bodies no message refers to any more, with data_id >
+   after_id, ascending by data_id (page on with the last one's data_id). */
+int store_cleanup_unreferenced(struct store *st, int64_t after_id, size_t limit,
+			       struct arena *arena, struct store_blob_ref **refs_r,
+			       size_t *count_r, struct store_error *err);
+
+/* Deletes the metadata rows (and full-text rows) of these bodies, each
+   only if still unreferenced. *forgotten_r: how many went. */
+int store_cleanup_forget(struct store *st, const int64_t *data_ids, size_t count,
+			 uint64_t *forgotten_r, struct store_error *err);
+
+/* Every body, referenced or not, with data_id > after_id, ascending, up
+   to limit (for re-encryption and verification tools). */
+int store_blob_list(struct store *st, int64_t after_id, size_t limit, struct arena *arena,
+		    struct store_blob_ref **refs_r, size_t *count_r, struct store_error *err);
+
+/* Records the key a body is now encrypted with. STORE_NOT_FOUND when the
+   row is gone. */
+int store_blob_set_key_id(struct store *st, int64_t data_id, uint32_t blob_key_id,
+			  struct store_error *err);
 
 #endif

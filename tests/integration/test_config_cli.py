@@ -218,7 +218,7 @@ def test_port_in_use_exits_1_naming_the_server(tmp_path):
         busy.close()
 
 
-@pytest.mark.parametrize("stype", ["managesieve", "imap_proxy"])
+@pytest.mark.parametrize("stype", ["managesieve_proxy", "imap_proxy"])
 def test_unimplemented_server_type_refuses_to_start(tmp_path, stype):
     cfg = write(tmp_path, f"""\
 [[server]]

@@ -313,7 +313,7 @@ def test_raw_pipelined_and_bad_syntax(srv):
         assert "* 1 FETCH (UID 1)" in lines and "* 2 FETCH (UID 2)" in lines
         assert lines[-1].startswith("d BAD")
         r = c.cmd("e", "ENABLE IMAP4rev2 QRESYNC")
-        assert r[0] == "* ENABLED IMAP4rev2"
+        assert r[0] == "* ENABLED IMAP4rev2 QRESYNC"
         r = c.cmd("f", "UID SEARCH UNSEEN")
         assert r[0] == '* ESEARCH (TAG "f") UID ALL 1:2'
         r = c.cmd("f2", "SEARCH RETURN (MIN MAX COUNT) ALL")
@@ -324,7 +324,9 @@ def test_raw_pipelined_and_bad_syntax(srv):
         assert c.cmd("h", "UNAUTHENTICATE") == ["h OK UNAUTHENTICATE completed"]
         assert c.cmd("i", "SELECT INBOX")[-1] == "i BAD Command SELECT is not valid before login"
         assert c.cmd("j", "LOGIN alice@example.org secret")[-1].startswith("j OK")
-        assert c.cmd("k", "GETQUOTAROOT INBOX")[-1].startswith("k NO [UNAVAILABLE]")
+        # no quota configured: a quota root-less answer (test_imap_compress_quota.py)
+        assert c.cmd("k", "GETQUOTAROOT INBOX") == ['* QUOTAROOT "INBOX"',
+                                                    "k OK GETQUOTAROOT completed"]
 
 
 def test_modified_utf7_names(srv):
@@ -496,4 +498,4 @@ def test_thread_orderedsubject(srv):
         assert c.cmd("f", "THREAD ORDEREDSUBJECT UTF-8 NOT SUBJECT hello")[0] == "* THREAD (2)"
         assert c.cmd("g", "UID THREAD ORDEREDSUBJECT UTF-8 1,3")[0] == "* THREAD (1 3)"
         assert c.cmd("h", "THREAD ORDEREDSUBJECT UTF-8 LARGER 100000")[0] == "* THREAD"
-        assert c.cmd("i", "THREAD REFERENCES UTF-8 ALL")[-1].startswith("i BAD")
+        assert c.cmd("i", "THREAD NOSUCHALGO UTF-8 ALL")[-1].startswith("i BAD")

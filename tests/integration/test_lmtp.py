@@ -47,7 +47,7 @@ def test_greeting_and_lhlo(lmtp):
     with greeted(lmtp) as c:
         r = lhlo(c)
         assert re.fullmatch(r"250-\S+", r[0]), r
-        assert r[1:] == ["250-STARTTLS", "250-PIPELINING", "250-8BITMIME",
+        assert r[1:] == ["250-STARTTLS", "250-PIPELINING", "250-8BITMIME", "250-CHUNKING",
                          "250-SIZE 52428800", "250 ENHANCEDSTATUSCODES"]
 
 
@@ -55,8 +55,8 @@ def test_lhlo_without_starttls_configured(sora):
     srv = sora.start(LMTP_PLAIN)
     with greeted(srv) as c:
         r = lhlo(c)
-        assert r[1:] == ["250-PIPELINING", "250-8BITMIME", "250-SIZE 52428800",
-                         "250 ENHANCEDSTATUSCODES"], r
+        assert r[1:] == ["250-PIPELINING", "250-8BITMIME", "250-CHUNKING",
+                         "250-SIZE 52428800", "250 ENHANCEDSTATUSCODES"], r
         c.sendline("STARTTLS")
         assert c.smtp_reply() == ["502 5.5.1 STARTTLS not available"]
 

@@ -5,7 +5,6 @@ recipients, the size limit enforced while streaming, empty messages,
 dot-stuffing, a 10 MB message, and kill -9 in the middle of a delivery:
 no partial message, and the MTA's retry succeeds once."""
 
-import os
 import poplib
 import re
 import signal
@@ -13,8 +12,6 @@ import smtplib
 import socket
 import subprocess
 import time
-
-import pytest
 
 from sora_testlib import SORA_ADMIN, T, Client
 
@@ -65,7 +62,10 @@ def pop3_messages(srv, user):
 
 
 def without_received(raw):
-    """The message as sent: drop the Received: header LMTP prepends."""
+    """The message as sent: drop the Delivered-To: and Received: headers
+    LMTP prepends."""
+    assert raw.startswith(b"Delivered-To: "), raw[:80]
+    raw = raw.split(b"\r\n", 1)[1]
     assert raw.startswith(b"Received: from "), raw[:80]
     head, rest = raw.split(b"\r\n", 1)
     while rest.startswith(b"\t"):
@@ -97,14 +97,17 @@ def test_multi_recipient_one_reply_each(sora, tmp_path):
     with smtplib.LMTP("127.0.0.1", srv.port("lmtp"), timeout=T(10)) as m:
         assert m.sendmail("sender@example.net", ["alice@example.org"], MSG) == {}
     assert len(pop3_messages(srv, "alice@example.org")) == 2
-    for user in USERS:
+    # Sora's default Sieve script files +detail into its own mailbox, so
+    # bob's INBOX (all POP3 serves) stays empty
+    assert pop3_messages(srv, "bob@example.org") == []
+    for user in USERS[:1]:
         bodies = pop3_messages(srv, user)
         # swaks and smtplib dot-stuff, the server un-stuffs, POP3 stuffs,
         # poplib un-stuffs: the bytes arrive as they were sent
         assert without_received(bodies[-1]).rstrip(b"\r\n") == MSG.rstrip(b"\r\n")
         assert b"by " in bodies[0] and b"with LMTP id " in bodies[0]
     srv.wait_log(r"event=lmtp\.saved rcpt=alice@example\.org mailbox=INBOX uid=1")
-    srv.wait_log(r"event=lmtp\.saved rcpt=Bob\+lists@example\.org mailbox=INBOX uid=1")
+    srv.wait_log(r"event=lmtp\.saved rcpt=Bob\+lists@example\.org mailbox=lists uid=1")
 
 
 def test_per_recipient_replies_on_the_wire(sora):
@@ -179,7 +182,9 @@ def test_kill_9_mid_delivery_then_retry(sora):
     f.readline()
     s.sendall(b"LHLO mta.test\r\nMAIL FROM:<s@example.net>\r\nRCPT TO:<alice@example.org>\r\n"
               b"DATA\r\n")
-    lines = [f.readline() for _ in range(8)]
+    lines = [f.readline()]
+    while not lines[-1].startswith(b"354") and lines[-1]:
+        lines.append(f.readline())
     assert lines[-1].startswith(b"354"), lines
     s.sendall(b"Subject: half\r\n\r\n" + b"z" * 70 * 1000 + b"\r\n")  # no final dot yet
     time.sleep(0.2)

@@ -203,6 +203,61 @@ static void test_rehash(void **state)
 	arena_free(&a);
 }
 
+static void test_rehash_off(void **state)
+{
+	struct fixture *f = *state;
+	struct arena *a = arena_new(1024);
+	struct store_credential cred;
+	struct store_error err;
+	struct auth_result r;
+
+	auth_free(&f->auth);
+	f->auth = auth_new(f->st, &(struct auth_settings){ .server = &f->sc, .params = fast,
+							   .rehash = false });
+	try(f, "192.0.2.5", "bob@example.org", NULL, "secret", 1, &r);
+	assert_int_equal(r.status, AUTH_OK);
+	assert_false(r.rehashed);
+	assert_int_equal(store_credential_lookup(f->st, "bob@example.org", a, &cred, &err), 0);
+	assert_string_equal(cred.password_hash, SSHA512_SECRET);
+	arena_free(&a);
+}
+
+/* At most AUTH_MAX_DELAYED_PER_IP_DEFAULT of one IP's attempts wait out a
+   delay at once; the next are refused at once (no delay, same status). */
+static void test_delayed_attempts_capped(void **state)
+{
+	struct fixture *f = *state;
+	struct auth_result r;
+
+	f->sc.auth_rate_limit.fast_block_threshold = 0;
+	f->sc.auth_rate_limit.delay_start_threshold = 1;
+	f->sc.auth_rate_limit.initial_delay_ms = 10000;
+	f->sc.auth_rate_limit.max_delay_ms = 10000;
+	f->sc.auth_rate_limit.delay_multiplier = 1.0;
+	auth_free(&f->auth);
+	f->auth = auth_new(f->st, &(struct auth_settings){ .server = &f->sc, .params = fast,
+							   .rehash = true });
+	try(f, "192.0.2.70", "bob@example.org", NULL, "wrong", 1000, &r);
+	assert_int_equal(r.delay_ms, 0);
+	for (int i = 0; i < AUTH_MAX_DELAYED_PER_IP_DEFAULT; i++) {
+		try(f, "192.0.2.70", "bob@example.org", NULL, "wrong", 1001, &r);
+		assert_int_equal(r.status, AUTH_FAILED);
+		assert_int_equal(r.delay_ms, 10000);
+		assert_string_equal(r.reason, "wrong password");
+	}
+	try(f, "192.0.2.70", "bob@example.org", NULL, "secret", 1002, &r);
+	assert_int_equal(r.status, AUTH_FAILED);
+	assert_int_equal(r.delay_ms, 0);
+	assert_string_equal(r.reason, "too many delayed attempts");
+	/* other addresses have their own slots */
+	try(f, "192.0.2.71", "bob@example.org", NULL, "secret", 1003, &r);
+	assert_int_equal(r.status, AUTH_OK);
+	/* once the held delays are over, the next one is held again */
+	try(f, "192.0.2.70", "bob@example.org", NULL, "wrong", 11002, &r);
+	assert_int_equal(r.delay_ms, 10000);
+	assert_string_equal(r.reason, "wrong password");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -211,6 +266,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_master_sasl, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fast_block_and_master_bucket, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rehash, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rehash_off, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_delayed_attempts_capped, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

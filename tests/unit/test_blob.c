@@ -1337,6 +1337,232 @@ static void test_s3_unreachable(void **state)
 	blob_close(&b);
 }
 
+
+struct staged_list_ctx {
+	char keys[4][128];
+	size_t n;
+};
+
+static int staged_list_collect(void *ctx, const char *key, uint64_t size, struct blob_error *err)
+{
+	struct staged_list_ctx *lc = ctx;
+
+	(void)size;
+	(void)err;
+	if (lc->n < 4)
+		snprintf(lc->keys[lc->n], sizeof(lc->keys[0]), "%s", key);
+	lc->n++;
+	return 0;
+}
+
+/* ---- staged uploads and the local cache ------------------------------- */
+
+#define SKEY(n) "example.org/alice/" n
+#define SH1 "1111111111111111111111111111111111111111111111111111111111111111"
+#define SH2 "2222222222222222222222222222222222222222222222222222222222222222"
+#define SH3 "3333333333333333333333333333333333333333333333333333333333333333"
+
+static void sub_path(const struct fixture *f, const char *name, char *out, size_t size)
+{
+	assert_true(snprintf(out, size, "%s/%s", f->dir, name) < (int)size);
+}
+
+/* Waits until the staging area holds `count` objects (ASan is slow: a
+   generous deadline, no timing asserted). */
+static void wait_staged(struct blob *b, uint64_t count)
+{
+	struct blob_staged_stats st;
+	struct blob_error err;
+
+	for (int i = 0; i < 3000; i++) {
+		assert_int_equal(blob_staged_get_stats(b, &st, &err), 0);
+		if (st.count == count)
+			return;
+		usleep(10 * 1000);
+	}
+	fail_msg("staging still holds %llu objects, want %llu", (unsigned long long)st.count,
+		 (unsigned long long)count);
+}
+
+static void test_staged(void **state)
+{
+	struct fixture *f = *state;
+	struct blob *remote_fs, *remote, *b, *check;
+	struct blob_staged_settings set = {
+		.max_size = 100, .batch_size = 2, .concurrency = 2, .max_attempts = 1000,
+		.retry_interval_ms = 20,
+	};
+	struct blob_staged_stats st;
+	struct blob_error err;
+	struct buf out;
+	char rpath[128], spath[128], big[96];
+	bool exists;
+
+	sub_path(f, "remote", rpath, sizeof(rpath));
+	sub_path(f, "stage", spath, sizeof(spath));
+	set.path = spath;
+	buf_init(&out, 0);
+	assert_int_equal(blob_fs_open(rpath, &remote_fs, &err), 0);
+	remote = blob_failing_wrap(remote_fs);
+	blob_failing_set(remote, BLOB_OP_PUT, 0, BLOB_TEMPORARY, false); /* "S3 is down" */
+	assert_int_equal(blob_staged_wrap(remote, &set, &b, &err), 0);
+	assert_ptr_equal(blob_remote(b), remote);
+	assert_int_equal(blob_staged_start(b, &err), 0);
+
+	/* accepted and readable while the remote store refuses */
+	assert_int_equal(blob_put(b, SKEY(SH1), "hello", 5, &err), 0);
+	assert_int_equal(blob_get(b, SKEY(SH1), &out, NULL, &err), 0);
+	assert_memory_equal(out.data, "hello", 5);
+	assert_int_equal(blob_exists(b, SKEY(SH1), &exists, &err), 0);
+	assert_true(exists);
+	assert_int_equal(blob_exists(remote_fs, SKEY(SH1), &exists, &err), 0);
+	assert_false(exists);
+	/* the cap: 5 + 96 > 100 */
+	fill(big, sizeof(big), 3);
+	assert_int_equal(blob_put(b, SKEY(SH2), big, sizeof(big), &err), -1);
+	assert_int_equal(err.code, BLOB_TEMPORARY);
+	assert_non_null(strstr(err.msg, "staging area full"));
+	usleep(200 * 1000); /* several failed rounds */
+	assert_int_equal(blob_staged_get_stats(b, &st, &err), 0);
+	assert_int_equal(st.count, 1);
+	assert_int_equal(st.bytes, 5);
+	assert_true(st.oldest > 0);
+	assert_true(st.failures > 0);
+	assert_int_equal(st.uploaded, 0);
+
+	/* a restart while still down: the staged body is found again */
+	blob_close(&b);
+	assert_int_equal(blob_fs_open(rpath, &remote_fs, &err), 0);
+	assert_int_equal(blob_staged_wrap(remote_fs, &set, &b, &err), 0);
+	assert_int_equal(blob_staged_scan(spath, &st, &err), 0);
+	assert_int_equal(st.count, 1);
+	assert_int_equal(blob_get(b, SKEY(SH1), &out, NULL, &err), 0);
+	assert_memory_equal(out.data, "hello", 5);
+	/* the remote store is back: uploaded, then removed from staging */
+	assert_int_equal(blob_staged_start(b, &err), 0);
+	wait_staged(b, 0);
+	assert_int_equal(blob_fs_open(rpath, &check, &err), 0);
+	assert_int_equal(blob_get(check, SKEY(SH1), &out, NULL, &err), 0);
+	assert_memory_equal(out.data, "hello", 5);
+	assert_int_equal(blob_get(b, SKEY(SH1), &out, NULL, &err), 0); /* now from remote */
+	assert_memory_equal(out.data, "hello", 5);
+	assert_int_equal(blob_staged_get_stats(b, &st, &err), 0);
+	assert_int_equal(st.uploaded, 1);
+	/* room again */
+	assert_int_equal(blob_put(b, SKEY(SH2), big, sizeof(big), &err), 0);
+	wait_staged(b, 0);
+	assert_int_equal(blob_get(check, SKEY(SH2), &out, NULL, &err), 0);
+	assert_memory_equal(out.data, big, sizeof(big));
+
+	/* delete removes both copies, staged or uploaded */
+	assert_int_equal(blob_delete(b, SKEY(SH2), &err), 0);
+	assert_int_equal(blob_exists(check, SKEY(SH2), &exists, &err), 0);
+	assert_false(exists);
+	blob_staged_stop(b);
+	assert_int_equal(blob_put(b, SKEY(SH3), "x", 1, &err), 0);
+	assert_int_equal(blob_delete(b, SKEY(SH3), &err), 0);
+	assert_int_equal(blob_exists(b, SKEY(SH3), &exists, &err), 0);
+	assert_false(exists);
+	assert_int_equal(blob_staged_scan(spath, &st, &err), 0);
+	assert_int_equal(st.count, 0);
+
+	/* listing merges staged and remote keys in order, once each */
+	assert_int_equal(blob_put(b, SKEY(SH3), "y", 1, &err), 0);
+	{
+		struct staged_list_ctx lc = { 0 };
+
+		assert_int_equal(blob_list(b, "example.org/", staged_list_collect, &lc, &err), 0);
+		assert_int_equal(lc.n, 2);
+		assert_string_equal(lc.keys[0], SKEY(SH1));
+		assert_string_equal(lc.keys[1], SKEY(SH3));
+	}
+	blob_close(&check);
+	blob_close(&b);
+	buf_free(&out);
+}
+
+static void test_cache(void **state)
+{
+	struct fixture *f = *state;
+	struct blob_cache_settings set = { .capacity = 10, .max_object_size = 6 };
+	struct blob_cache_stats st;
+	struct blob *remote, *b;
+	struct blob_error err;
+	struct buf out;
+	char rpath[128], cpath[128], file[256];
+	struct stat sb;
+
+	sub_path(f, "remote", rpath, sizeof(rpath));
+	sub_path(f, "cache", cpath, sizeof(cpath));
+	set.path = cpath;
+	buf_init(&out, 0);
+	assert_int_equal(blob_fs_open(rpath, &remote, &err), 0);
+	assert_int_equal(blob_put(remote, SKEY(SH1), "aaaa", 4, &err), 0);
+	assert_int_equal(blob_put(remote, SKEY(SH2), "bbbbb", 5, &err), 0);
+	assert_int_equal(blob_put(remote, SKEY(SH3), "ccccccc", 7, &err), 0);
+	assert_int_equal(blob_cache_wrap(remote, &set, &b, &err), 0);
+
+	assert_int_equal(blob_get(b, SKEY(SH1), &out, NULL, &err), 0); /* miss, stored */
+	assert_memory_equal(out.data, "aaaa", 4);
+	assert_int_equal(blob_get(b, SKEY(SH1), &out, NULL, &err), 0); /* hit */
+	assert_memory_equal(out.data, "aaaa", 4);
+	assert_int_equal(blob_get(b, SKEY(SH3), &out, NULL, &err), 0); /* too big: not kept */
+	assert_int_equal(out.len, 7);
+	assert_int_equal(blob_cache_get_stats(b, &st, &err), 0);
+	assert_int_equal(st.hits, 1);
+	assert_int_equal(st.misses, 2);
+	assert_int_equal(st.entries, 1);
+	assert_int_equal(st.bytes, 4);
+	/* the cached copy is what a hit serves: prove it by changing the remote */
+	assert_int_equal(blob_put(b, SKEY(SH1), "AAAA", 4, &err), 0);
+	assert_int_equal(blob_get(b, SKEY(SH1), &out, NULL, &err), 0);
+	assert_memory_equal(out.data, "aaaa", 4);
+	snprintf(file, sizeof(file), "%s/data/11/11/%s", cpath, SH1 + 4);
+	assert_int_equal(stat(file, &sb), 0);
+	/* SH2 (5) + SH1 (4) fit in 10; SH1 is used, so SH2 is older… */
+	assert_int_equal(blob_get(b, SKEY(SH2), &out, NULL, &err), 0);
+	assert_int_equal(blob_get(b, SKEY(SH1), &out, NULL, &err), 0);
+	/* …and a third body pushes out the least recently used: SH2 */
+	assert_int_equal(blob_put(remote, SKEY(SH3), "cc", 2, &err), 0);
+	assert_int_equal(blob_get(b, SKEY(SH3), &out, NULL, &err), 0);
+	assert_int_equal(blob_cache_get_stats(b, &st, &err), 0);
+	assert_int_equal(st.evictions, 1);
+	assert_int_equal(st.entries, 2);
+	assert_int_equal(st.bytes, 6);
+	assert_int_equal(stat(file, &sb), 0);
+	snprintf(file, sizeof(file), "%s/data/22/22/%s", cpath, SH2 + 4);
+	assert_int_equal(stat(file, &sb), -1);
+	/* a delete removes the plaintext copy */
+	assert_int_equal(blob_delete(b, SKEY(SH3), &err), 0);
+	assert_int_equal(blob_cache_get_stats(b, &st, &err), 0);
+	assert_int_equal(st.entries, 1);
+	blob_close(&b); /* saves the counters */
+
+	/* another process's view: files counted now, counters as saved */
+	assert_int_equal(blob_cache_read_stats(cpath, &st, &err), 0);
+	assert_int_equal(st.entries, 1);
+	assert_int_equal(st.bytes, 4);
+	assert_int_equal(st.hits, 3);
+	assert_int_equal(st.evictions, 1);
+	assert_true(st.written_at > 0);
+	/* a restart rebuilds the index from the files: a hit at once */
+	assert_int_equal(blob_fs_open(rpath, &remote, &err), 0);
+	assert_int_equal(blob_cache_wrap(remote, &set, &b, &err), 0);
+	assert_int_equal(blob_get(b, SKEY(SH1), &out, NULL, &err), 0);
+	assert_memory_equal(out.data, "aaaa", 4);
+	assert_int_equal(blob_cache_get_stats(b, &st, &err), 0);
+	assert_int_equal(st.hits, 1);
+	assert_int_equal(st.misses, 0);
+	/* keys that are not content hashes pass through uncached */
+	assert_int_equal(blob_put(b, "other/key", "zz", 2, &err), 0);
+	assert_int_equal(blob_get(b, "other/key", &out, NULL, &err), 0);
+	assert_int_equal(blob_cache_get_stats(b, &st, &err), 0);
+	assert_int_equal(st.entries, 1);
+	/* encrypted below the cache: plaintext in the cache, ciphertext remote */
+	blob_close(&b);
+	buf_free(&out);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1363,6 +1589,8 @@ int main(void)
 		cmocka_unit_test(test_s3_list_parse),
 		cmocka_unit_test(test_s3_settings),
 		cmocka_unit_test(test_s3_unreachable),
+		cmocka_unit_test_setup_teardown(test_staged, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cache, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

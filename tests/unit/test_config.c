@@ -621,6 +621,11 @@ static void test_global_sections(void **state)
 	assert_int_equal(cfg->logging.level, LOG_LEVEL_DEBUG);
 	assert_string_equal(cfg->database.driver, "postgres");
 	assert_string_equal(cfg->database.path, "x.db");
+	/* [database.write]/[database.read] become libpq conninfos (quoted) */
+	assert_string_equal(cfg->database.write_conninfo,
+			    "host='db1' port='5432' user='sora' password='pw' dbname='sora'");
+	assert_string_equal(cfg->database.read_conninfo,
+			    "host='db2,db3' port='5432' user='ro' password='pw' dbname='sora'");
 	assert_string_equal(cfg->storage.driver, "s3");
 	assert_string_equal(cfg->storage.path, "/srv/blobs");
 	assert_string_equal(cfg->s3.endpoint, "127.0.0.1:9000");
@@ -643,6 +648,19 @@ static void test_global_sections(void **state)
 	assert_int_equal(cfg->runtime.worker_threads, 16);
 	assert_int_equal(cfg->runtime.shutdown_timeout_ms, 10000);
 	assert_string_equal(diag_str(), ""); /* Sora's keys are known: no warning */
+	config_free(&cfg);
+
+	/* query_timeout becomes statement_timeout; values are quoted */
+	cfg = load_ok("[database]\ndriver = \"postgres\"\nquery_timeout = \"30s\"\n"
+		      "[database.write]\nconninfo = \"sslmode=disable\"\nhost = \"db1\"\n"
+		      "password = \"it's\\\\x\"\nmax_conns = 9\n"
+		      "[database.read]\nhost = \"db2\"\nquery_timeout = \"2s\"\n");
+	assert_string_equal(cfg->database.write_conninfo,
+			    "sslmode=disable host='db1' password='it\\'s\\\\x' "
+			    "options='-c statement_timeout=30000'");
+	assert_string_equal(cfg->database.read_conninfo,
+			    "host='db2' options='-c statement_timeout=2000'");
+	assert_int_equal(cfg->database.write.max_conns, 9);
 	config_free(&cfg);
 
 	cfg = load_ok("[logging]\nlevel = \"warning\"\n");

@@ -2022,6 +2022,192 @@ static void test_big_mailbox(void **state)
 	free(msgs);
 }
 
+
+/* ---- cleanup and blob bookkeeping ------------------------------------ */
+
+/* The unreferenced bodies of one account (the database may be shared). */
+static size_t unreferenced_of(struct fx *fx, int64_t account, struct store_blob_ref *out,
+			      size_t cap)
+{
+	int64_t after = 0;
+	size_t found = 0;
+
+	for (;;) {
+		struct store_blob_ref *refs;
+		size_t n;
+
+		OK(store_cleanup_unreferenced(fx->st, after, 2, fx->arena, &refs, &n, E));
+		for (size_t i = 0; i < n; i++) {
+			assert_true(refs[i].data_id > after);
+			after = refs[i].data_id;
+			if (refs[i].account_id == account && found < cap)
+				out[found++] = refs[i];
+		}
+		if (n < 2)
+			return found;
+	}
+}
+
+static bool blob_listed(struct fx *fx, int64_t account, const char *hash, uint32_t *key_id_r)
+{
+	int64_t after = 0;
+
+	for (;;) {
+		struct store_blob_ref *refs;
+		size_t n;
+
+		OK(store_blob_list(fx->st, after, 100, fx->arena, &refs, &n, E));
+		for (size_t i = 0; i < n; i++) {
+			after = refs[i].data_id;
+			if (refs[i].account_id == account && strcmp(refs[i].content_hash, hash) == 0) {
+				*key_id_r = refs[i].blob_key_id;
+				return true;
+			}
+		}
+		if (n < 100)
+			return false;
+	}
+}
+
+static void test_cleanup_expunged(void **state)
+{
+	struct fx *fx = *state;
+	int64_t acc = new_account(fx, "clean"), inbox = mailbox_id(fx, acc, "INBOX");
+	int64_t arch = mailbox_id(fx, acc, "Archive");
+	const char *h1 = next_hash(fx), *h2 = next_hash(fx);
+	struct store_uid_range two = { 2, 2 };
+	struct store_copy_result cres;
+	struct store_flags_result *changed;
+	struct store_blob_ref refs[8];
+	uint32_t *uids, *vanished, key_id = 0;
+	size_t n, nchanged, nvanished;
+	uint64_t modseq, removed = 0, forgotten = 0, base;
+	int64_t now = (int64_t)time(NULL);
+	bool locked = false;
+
+	OK(store_cleanup_try_lock(fx->st, &locked, E));
+	assert_true(locked);
+	OK(store_cleanup_unlock(fx->st, E));
+
+	append_spec(fx, inbox, &(struct msg_spec){ .hash = h1, .size = 10 }, NULL);
+	append_spec(fx, inbox, &(struct msg_spec){ .hash = h2, .size = 20 }, NULL);
+	/* h2 is also kept by a copy in Archive */
+	OK(store_copy(fx->st, inbox, &two, 1, arch, false, fx->arena, &cres, E));
+	base = status_of(fx, inbox).highest_modseq;
+	OK(store_expunge(fx->st, inbox, NULL, 0, false, fx->arena, &uids, &n, &modseq, E));
+	assert_int_equal(n, 2);
+
+	/* within the grace period: the tombstones stay, VANISHED still works */
+	OK(store_cleanup_expunged(fx->st, now - 3600, &removed, E));
+	OK(store_changes_since(fx->st, inbox, base, fx->arena, &changed, &nchanged, &vanished,
+			       &nvanished, E));
+	assert_uids(vanished, nvanished, (uint32_t[]){ 1, 2 }, 2);
+	assert_int_equal(unreferenced_of(fx, acc, refs, 8), 0);
+
+	/* past it: tombstones go; h1 is unreferenced, h2 is not (Archive) */
+	OK(store_cleanup_expunged(fx->st, now + 2, &removed, E));
+	assert_true(removed >= 2);
+	OK(store_changes_since(fx->st, inbox, base, fx->arena, &changed, &nchanged, &vanished,
+			       &nvanished, E));
+	assert_int_equal(nvanished, 0);
+	assert_int_equal(status_of(fx, arch).messages, 1);
+	assert_int_equal(unreferenced_of(fx, acc, refs, 8), 1);
+	assert_string_equal(refs[0].content_hash, h1);
+	assert_string_equal(refs[0].address, addr(fx, "clean"));
+	assert_int_equal(refs[0].blob_key_id, 7);
+
+	/* every body is listed for re-encryption, referenced or not */
+	assert_true(blob_listed(fx, acc, h1, &key_id));
+	assert_true(blob_listed(fx, acc, h2, &key_id));
+	assert_int_equal(key_id, 7);
+
+	/* forgetting: once; a referenced row is never forgotten */
+	OK(store_cleanup_forget(fx->st, &refs[0].data_id, 1, &forgotten, E));
+	assert_int_equal(forgotten, 1);
+	OK(store_cleanup_forget(fx->st, &refs[0].data_id, 1, &forgotten, E));
+	assert_int_equal(forgotten, 0);
+	assert_false(blob_listed(fx, acc, h1, &key_id));
+	assert_int_equal(unreferenced_of(fx, acc, refs, 8), 0);
+	assert_true(blob_listed(fx, acc, h2, &key_id));
+	{
+		struct store_blob_ref *all;
+		int64_t h2_id = 0, after = 0;
+
+		for (;;) {
+			OK(store_blob_list(fx->st, after, 100, fx->arena, &all, &n, E));
+			for (size_t i = 0; i < n; i++) {
+				after = all[i].data_id;
+				if (all[i].account_id == acc &&
+				    strcmp(all[i].content_hash, h2) == 0)
+					h2_id = all[i].data_id;
+			}
+			if (n < 100)
+				break;
+		}
+		assert_true(h2_id > 0);
+		OK(store_cleanup_forget(fx->st, &h2_id, 1, &forgotten, E));
+		assert_int_equal(forgotten, 0); /* still in Archive */
+		OK(store_blob_set_key_id(fx->st, h2_id, 0xabcdef01u, E));
+		assert_true(blob_listed(fx, acc, h2, &key_id));
+		assert_int_equal(key_id, 0xabcdef01u);
+		FAILS(store_blob_set_key_id(fx->st, INT64_MAX - 1, 1, E), STORE_NOT_FOUND);
+	}
+	/* the same content delivered again gets a fresh row */
+	append_spec(fx, inbox, &(struct msg_spec){ .hash = h1, .size = 10 }, NULL);
+	assert_true(blob_listed(fx, acc, h1, &key_id));
+	assert_int_equal(fetch_all(fx, inbox, 0).n, 1);
+
+	{
+		struct store_blob_ref *none;
+
+		FAILS(store_cleanup_unreferenced(fx->st, 0, 0, fx->arena, &none, &n, E),
+		      STORE_INVALID);
+	}
+}
+
+static void test_cleanup_accounts(void **state)
+{
+	struct fx *fx = *state;
+	int64_t gone = new_account(fx, "gone"), kept = new_account(fx, "kept"), id;
+	int64_t gone_inbox = mailbox_id(fx, gone, "INBOX"), kept_inbox = mailbox_id(fx, kept, "INBOX");
+	struct store_blob_ref refs[8];
+	uint64_t msgs = 0, accts = 0, forgotten = 0;
+	int64_t now = (int64_t)time(NULL), ids[8];
+	size_t n;
+
+	append_simple(fx, gone_inbox, 0, 10);
+	append_simple(fx, gone_inbox, 0, 20);
+	append_simple(fx, kept_inbox, 0, 30);
+	OK(store_account_delete(fx->st, gone, E));
+
+	/* within the grace period nothing happens to it */
+	OK(store_cleanup_accounts(fx->st, now - 3600, &msgs, &accts, E));
+	OK(store_account_find(fx->st, addr(fx, "gone"), true, &id, E));
+	assert_int_equal(unreferenced_of(fx, gone, refs, 8), 0);
+
+	/* past it: its messages go first, the account row waits for its bodies */
+	OK(store_cleanup_accounts(fx->st, now + 2, &msgs, &accts, E));
+	assert_true(msgs >= 2);
+	OK(store_account_find(fx->st, addr(fx, "gone"), true, &id, E));
+	n = unreferenced_of(fx, gone, refs, 8);
+	assert_int_equal(n, 2);
+	assert_string_equal(refs[0].address, addr(fx, "gone"));
+	for (size_t i = 0; i < n; i++)
+		ids[i] = refs[i].data_id;
+	OK(store_cleanup_forget(fx->st, ids, n, &forgotten, E));
+	assert_int_equal(forgotten, 2);
+	OK(store_cleanup_accounts(fx->st, now + 2, &msgs, &accts, E));
+	assert_true(accts >= 1);
+	FAILS(store_account_find(fx->st, addr(fx, "gone"), true, &id, E), STORE_NOT_FOUND);
+	/* the address can be used again */
+	new_account(fx, "gone");
+
+	/* live accounts are never touched */
+	assert_int_equal(fetch_all(fx, kept_inbox, 0).n, 1);
+	assert_int_equal(unreferenced_of(fx, kept, refs, 8), 0);
+	assert_int_equal(account_of(fx, kept).message_count, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -2054,6 +2240,8 @@ int main(void)
 		T(test_crash_durability),
 		T(test_busy_is_temporary),
 		T(test_big_mailbox),
+		T(test_cleanup_expunged),
+		T(test_cleanup_accounts),
 #undef T
 	};
 

@@ -1,0 +1,2 @@
+require "body";
+if body :raw :contains "BOUNDARY-1" { discard; }

@@ -1,0 +1,1 @@
+if address :contains "to" "undisclosed" { discard; }

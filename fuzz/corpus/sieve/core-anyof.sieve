@@ -1,0 +1,1 @@
+if anyof (false, header :contains "to" "bob") { discard; }

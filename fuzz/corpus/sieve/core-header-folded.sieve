@@ -1,0 +1,1 @@
+if header :is "subject" "this subject	is folded   over  three lines" { discard; }

@@ -1,0 +1,2 @@
+redirect "one@example.net";
+redirect "two@example.net";

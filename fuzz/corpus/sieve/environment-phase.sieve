@@ -1,0 +1,2 @@
+require ["environment"];
+if environment :is "phase" "during" { discard; }

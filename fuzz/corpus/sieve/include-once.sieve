@@ -1,0 +1,3 @@
+require ["include"];
+include :once "inc-once";
+include :once "inc-once";

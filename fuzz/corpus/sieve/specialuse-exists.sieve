@@ -1,0 +1,2 @@
+require ["special-use", "fileinto"];
+if specialuse_exists "\\Junk" { fileinto "has-junk"; }

@@ -1,0 +1,3 @@
+require ["variables"];
+set "h" "subject";
+if header :contains "${h}" "Lunch" { discard; }

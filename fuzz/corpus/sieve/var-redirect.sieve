@@ -1,0 +1,4 @@
+require ["variables"];
+if envelope :matches "to" "*" {}
+set "who" "archive";
+redirect "${who}@example.net";

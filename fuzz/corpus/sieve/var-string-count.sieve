@@ -1,0 +1,2 @@
+require ["variables", "relational"];
+if string :count "eq" :comparator "i;ascii-numeric" ["a", "", "b"] "2" { discard; }

@@ -1,0 +1,3 @@
+require ["variables", "fileinto"];
+set :upper "b" "MiXeD";
+fileinto "${b}";

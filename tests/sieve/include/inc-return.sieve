@@ -1,0 +1,4 @@
+require ["include", "fileinto"];
+fileinto "inc-before";
+return;
+fileinto "inc-after";

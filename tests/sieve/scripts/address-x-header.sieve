@@ -1,0 +1,1 @@
+if address :is "x-custom" "second value" { discard; }

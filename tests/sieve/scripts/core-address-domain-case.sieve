@@ -1,0 +1,1 @@
+if address :domain :is "from" "SUB.EXAMPLE.NET" { discard; }

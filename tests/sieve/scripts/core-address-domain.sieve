@@ -1,0 +1,1 @@
+if address :domain :is "to" "example.com" { redirect "copy@example.net"; }

@@ -1,0 +1,1 @@
+if address :is "cc" "erin@example.net" { discard; }

@@ -1,0 +1,1 @@
+if address :is ["to", "cc"] "c@other.example" { discard; }

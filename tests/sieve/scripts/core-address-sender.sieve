@@ -1,0 +1,1 @@
+if address :is ["sender", "reply-to"] "replies@example.org" { discard; }

@@ -1,0 +1,1 @@
+if header :is "from" "Alice Example <alice@example.org>" { discard; }

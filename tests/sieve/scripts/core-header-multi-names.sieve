@@ -1,0 +1,1 @@
+if header :contains ["x-spam", "x-spam-flag"] ["yes", "true"] { discard; }

@@ -1,0 +1,1 @@
+if header :is "x-custom" "second value" { discard; }

@@ -1,0 +1,1 @@
+if header :contains "Subject" "report" { discard; } else { keep; }

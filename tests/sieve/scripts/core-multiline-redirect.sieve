@@ -1,0 +1,4 @@
+redirect text:
+forward@example.net
+.
+;

@@ -1,0 +1,5 @@
+if exists "from" {
+  if exists "date" {
+    if header :contains "from" "example.org" { discard; }
+  }
+}

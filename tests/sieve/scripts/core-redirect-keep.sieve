@@ -1,0 +1,2 @@
+redirect "one@example.net";
+keep;

@@ -1,0 +1,2 @@
+require ["date", "relational"];
+if currentdate :zone "+0100" :value "ge" "date" "2000-01-01" { discard; }

@@ -1,0 +1,2 @@
+require "date";
+if not date :matches "x-nodate" "year" "*" { discard; }

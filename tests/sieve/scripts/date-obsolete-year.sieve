@@ -1,0 +1,2 @@
+require ["date", "variables", "fileinto"];
+if date :originalzone :matches "date" "year" "*" { fileinto "y${1}"; }

@@ -1,0 +1,2 @@
+require ["duplicate", "variables", "fileinto"];
+if duplicate :uniqueid "abc" :handle "h" { fileinto "Dup"; }

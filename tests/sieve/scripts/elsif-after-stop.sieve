@@ -1,0 +1,2 @@
+if false { keep; } elsif true { stop; } else { discard; }
+discard;

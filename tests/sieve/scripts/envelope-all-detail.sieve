@@ -1,0 +1,2 @@
+require ["envelope", "variables", "fileinto"];
+if envelope :all :matches "to" "*" { fileinto "${1}"; }

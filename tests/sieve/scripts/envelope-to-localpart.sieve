@@ -1,0 +1,2 @@
+require "envelope";
+if envelope :localpart :contains "to" "bob" { discard; }

@@ -1,0 +1,2 @@
+require ["environment"];
+if environment :matches "no-such-item" "*" { discard; }

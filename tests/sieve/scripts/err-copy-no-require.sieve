@@ -1,0 +1,1 @@
+redirect :copy "copy@example.net";

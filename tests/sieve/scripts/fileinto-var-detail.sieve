@@ -1,0 +1,2 @@
+require ["variables", "fileinto", "envelope", "subaddress"];
+if envelope :detail :matches "to" "*" { fileinto "Detail/${1}"; }

@@ -1,0 +1,3 @@
+require ["imap4flags"];
+addflag "Important";
+if hasflag :is "important" { discard; }

@@ -1,0 +1,2 @@
+require ["imap4flags", "fileinto"];
+if header :is "x-spam" "yes" { addflag "$Junk"; fileinto "Junk"; }

@@ -1,0 +1,1 @@
+if header :is "subject" "Grüße aus München € 100" { discard; }

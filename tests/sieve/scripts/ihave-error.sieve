@@ -1,0 +1,2 @@
+require "ihave";
+if header :contains "subject" "lunch" { error "no lunch mail"; }

@@ -1,0 +1,3 @@
+require ["ihave", "variables"];
+set "e" "fileinto";
+if ihave "${e}" { discard; }

@@ -1,0 +1,3 @@
+require ["include", "fileinto"];
+include "inc-return";
+fileinto "main";

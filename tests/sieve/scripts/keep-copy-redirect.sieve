@@ -1,0 +1,3 @@
+require "copy";
+keep;
+redirect :copy "x@example.net";

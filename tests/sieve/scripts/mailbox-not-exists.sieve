@@ -1,0 +1,2 @@
+require ["fileinto", "mailbox"];
+if mailboxexists ["INBOX", "Nope"] { fileinto "yes"; } else { fileinto "no"; }

@@ -1,0 +1,2 @@
+require ["mailboxid", "fileinto"];
+if mailboxidexists "F1234" { fileinto "yes"; } else { fileinto "no"; }

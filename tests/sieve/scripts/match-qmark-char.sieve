@@ -1,0 +1,2 @@
+if header :matches "subject" "Gr?ße*" { redirect "one@example.net"; }
+if header :matches "subject" "Gr??e*" { redirect "two@example.net"; }

@@ -1,0 +1,3 @@
+require ["variables"];
+set "p" "*lunch*";
+if header :matches "subject" "${p}" { discard; }

@@ -1,0 +1,3 @@
+require ["fileinto", "variables"];
+if header :matches "list-id" "*<*.*>*" { fileinto "Lists/${2}"; stop; }
+keep;

@@ -1,0 +1,2 @@
+require "relational";
+if header :value "ne" "subject" "odd date" { discard; }

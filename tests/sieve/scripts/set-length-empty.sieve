@@ -1,0 +1,3 @@
+require ["variables", "fileinto"];
+set :length "a" "";
+fileinto "n${a}";

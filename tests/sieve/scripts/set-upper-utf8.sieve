@@ -1,0 +1,3 @@
+require ["variables", "fileinto"];
+set :upper "a" "grüße";
+fileinto "${a}";

@@ -1,0 +1,3 @@
+require ["variables", "fileinto"];
+set "s" "alpha-beta-gamma";
+if string :matches "${s}" "*-*-*" { fileinto "${3}.${2}.${1}"; }

@@ -1,0 +1,2 @@
+require ["envelope", "subaddress"];
+if envelope :user :is "to" "bob" { discard; }

@@ -1,0 +1,2 @@
+require "vacation";
+vacation :days 14 :subject "Away" "Back on Monday.";

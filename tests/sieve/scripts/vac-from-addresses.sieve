@@ -1,0 +1,2 @@
+require "vacation";
+vacation :from "bob@example.com" :addresses ["bob@example.com", "robert@example.com"] "Away";

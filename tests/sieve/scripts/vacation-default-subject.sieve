@@ -1,0 +1,2 @@
+require "vacation";
+if header :contains "subject" "lunch" { vacation :days 2 "Back soon"; }

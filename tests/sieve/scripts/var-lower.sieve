@@ -1,0 +1,3 @@
+require ["variables", "fileinto"];
+set :lower "b" "MiXeD";
+fileinto "${b}";

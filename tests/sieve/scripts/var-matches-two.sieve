@@ -1,0 +1,2 @@
+require ["variables", "fileinto"];
+if address :matches "from" "*@*" { fileinto "${2}/${1}"; }

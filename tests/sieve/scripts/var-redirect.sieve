@@ -1,0 +1,3 @@
+require ["variables"];
+set "who" "archive";
+redirect "${who}@example.net";

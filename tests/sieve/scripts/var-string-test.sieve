@@ -1,0 +1,3 @@
+require ["variables"];
+set "a" "hello";
+if string :is "${a}" "hello" { discard; }
