@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "deliver/deliver.h"
 #include "lib/arena.h"
 #include "lib/util.h"
 #include "store/store.h"
@@ -92,10 +93,19 @@ static void print_special_use(unsigned int bits)
 
 static struct store *open_store(const struct config *cfg)
 {
-	struct store_settings set = { .driver = cfg->database.driver, .path = cfg->database.path };
+	struct store_settings set;
 	struct store_error err;
 	struct store *st;
 
+	mail_store_settings(cfg, &set);
+	if (set.driver != NULL && strcmp(set.driver, "postgres") == 0) {
+		if (store_open(&set, &st, &err) < 0) {
+			fprintf(stderr, "sora-admin: cannot open the PostgreSQL database "
+					"([database.write]): %s\n", err.msg);
+			return NULL;
+		}
+		return st;
+	}
 	if (util_mkdir_parents(set.path) < 0) {
 		fprintf(stderr, "sora-admin: cannot create the directory of %s: %s\n", set.path,
 			strerror(errno));

@@ -835,6 +835,7 @@ void deliver_run(struct deliver_ctx *ctx, struct deliver_result *res)
 	struct sieve_result def = { 0 }, user = { 0 };
 	const struct sieve_result *use;
 	struct store_sieve_script active;
+	struct store_error serr;
 	struct sieve_message msg = {
 		.data = ctx->data,
 		.len = ctx->len,
@@ -855,10 +856,20 @@ void deliver_run(struct deliver_ctx *ctx, struct deliver_result *res)
 	}
 	renv.own = own_addresses(ctx);
 	have_def = run_script(ctx, "default", default_script, &msg, &renv, &def) == 0;
-	if (store_sieve_get_active(ctx->ms->store, ctx->account_id, ctx->arena, &active, NULL) ==
-		    0 &&
-	    active.content != NULL)
-		have_user = run_script(ctx, active.name, active.content, &msg, &renv, &user) == 0;
+	if (store_sieve_get_active(ctx->ms->store, ctx->account_id, ctx->arena, &active, &serr) ==
+	    0) {
+		if (active.content != NULL)
+			have_user = run_script(ctx, active.name, active.content, &msg, &renv,
+					       &user) == 0;
+	} else if (serr.code != STORE_NOT_FOUND) {
+		/* not knowing the user's rules is no reason to ignore them:
+		   the MTA tries again later */
+		res->status = DELIVER_TEMPFAIL;
+		snprintf(res->reason, sizeof(res->reason), "sieve script: %s", serr.msg);
+		if (have_def)
+			sieve_result_free(&def);
+		return;
+	}
 	/* Sora: the user's script overrides the default one unless it only
 	   keeps implicitly; a failed user script is an implicit keep */
 	if (have_user && (user.failed || !only_implicit_keep(&user) || !have_def))

@@ -996,10 +996,10 @@ static int do_addheader(struct sv_run *r, struct frame *f, const struct sv_node 
 		r->hv.cap = ncap;
 	}
 	if (n->o.last) {
-		r->hv.fields[r->hv.count] = (struct sv_field){ e.name, e.value };
+		r->hv.fields[r->hv.count] = (struct sv_field){ e.name, e.value, e.value };
 	} else {
 		memmove(r->hv.fields + 1, r->hv.fields, r->hv.count * sizeof(*r->hv.fields));
-		r->hv.fields[0] = (struct sv_field){ e.name, e.value };
+		r->hv.fields[0] = (struct sv_field){ e.name, e.value, e.value };
 	}
 	r->hv.count++;
 	return 0;
@@ -1057,7 +1057,7 @@ static int do_deleteheader(struct sv_run *r, struct frame *f, const struct sv_no
 			continue;
 		}
 		struct sieve_header_edit e = { .name = arena_strdup(r->ra, fl->name),
-					       .value = arena_strdup(r->ra, fl->value) };
+					       .value = arena_strdup(r->ra, fl->raw) };
 
 		edit_add(r, &e);
 		memmove(fl, fl + 1, (r->hv.count - i - 1) * sizeof(*fl));

@@ -22,7 +22,7 @@ void sv_msg_index(struct sv_msgview *v, const char *data, size_t len, struct are
 	memset(v, 0, sizeof(*v));
 	while (i < len) {
 		size_t ls = i, le, colon;
-		struct buf val;
+		struct buf val, raw;
 
 		while (i < len && data[i] != '\n')
 			i++;
@@ -44,7 +44,9 @@ void sv_msg_index(struct sv_msgview *v, const char *data, size_t len, struct are
 		while (ne > ls && (data[ne - 1] == ' ' || data[ne - 1] == '\t'))
 			ne--;
 		buf_init(&val, 0);
+		buf_init(&raw, 0);
 		(void)buf_append(&val, data + colon + 1, le - colon - 1);
+		(void)buf_append(&raw, data + colon + 1, le - colon - 1);
 		/* continuation lines, unfolded: the CRLF goes, the blank stays */
 		while (i < len && (data[i] == ' ' || data[i] == '\t')) {
 			size_t cs = i, ce;
@@ -59,9 +61,11 @@ void sv_msg_index(struct sv_msgview *v, const char *data, size_t len, struct are
 			/* the folding blank reads as one space, as Dovecot unfolds */
 			(void)buf_append(&val, " ", 1);
 			(void)buf_append(&val, data + cs + 1, ce - cs - 1);
+			(void)buf_append(&raw, data + cs, ce - cs);
 		}
 		if (v->count < MAX_FIELDS && ne > ls) {
 			struct slice sv = slice_trim(buf_slice(&val));
+			struct slice sr = slice_trim(buf_slice(&raw));
 
 			if (v->count == v->cap) {
 				size_t ncap = v->cap == 0 ? 32 : v->cap * 2;
@@ -74,9 +78,11 @@ void sv_msg_index(struct sv_msgview *v, const char *data, size_t len, struct are
 			}
 			v->fields[v->count].name = arena_strndup(a, data + ls, ne - ls);
 			v->fields[v->count].value = arena_strndup(a, sv.ptr, sv.len);
+			v->fields[v->count].raw = arena_strndup(a, sr.ptr, sr.len);
 			v->count++;
 		}
 		buf_free(&val);
+		buf_free(&raw);
 	}
 	v->body = data + i;
 	v->body_len = len - i;

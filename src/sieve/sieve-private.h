@@ -183,7 +183,10 @@ void sv_run_fail(struct sv_run *r, const char *fmt, ...) PRINTF_FMT(2, 3);
 
 struct sv_field {
 	const char *name;  /* as written */
-	const char *value; /* unfolded, outer blanks trimmed, raw (not decoded) */
+	const char *value; /* unfolded as Dovecot does (folding blank = one
+			      space), outer blanks trimmed, not decoded */
+	const char *raw;   /* CRLFs removed, blanks kept, outer blanks trimmed:
+			      what deleteheader edits name (sieve.h) */
 };
 
 struct sv_msgview {
