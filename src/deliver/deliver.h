@@ -99,4 +99,18 @@ struct deliver_incoming {
 void deliver_incoming(const struct mail_services *ms, const struct deliver_incoming *in,
 		      struct deliver_result *res);
 
+/* deliver_prepare() results. */
+#define DELIVER_PREPARE_REFUSED (-1)  /* the message itself: unparseable, too complex */
+#define DELIVER_PREPARE_TEMPFAIL (-2) /* the blob store: try again later */
+
+struct arena;
+struct store_message_new;
+
+/* Parses data once, stores the body in the blob store under
+   primary_address's key and fills msg's size, content hash, blob key id,
+   headers and body text (from arena a); flags, keywords and internal date
+   are the caller's. 0, or DELIVER_PREPARE_* with err set. Blocking. */
+int deliver_prepare(const struct mail_services *ms, const char *primary_address, const char *data,
+		    size_t len, struct arena *a, struct store_message_new *msg, char *err,
+		    size_t err_size);
 #endif

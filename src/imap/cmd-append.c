@@ -13,13 +13,10 @@
 #include <strings.h>
 #include <time.h>
 
-#include <openssl/evp.h>
 
 #include "../deliver/deliver.h"
 #include "../lib/log.h"
 #include "../lib/util.h"
-#include "../mime/mime.h"
-#include "../store/blob.h"
 #include "../store/store.h"
 #include "imap-commands.h"
 
@@ -77,105 +74,28 @@ static int parse_date_time(struct slice s, int64_t *t_r)
 	return 0;
 }
 
-static void sha256_hex(const char *data, size_t len, char out[65])
-{
-	static const char hex[] = "0123456789abcdef";
-	unsigned char md[32];
-	unsigned int mdlen = 0;
-
-	EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL);
-	for (unsigned i = 0; i < 32; i++) {
-		out[2 * i] = hex[md[i] >> 4];
-		out[2 * i + 1] = hex[md[i] & 15];
-	}
-	out[64] = '\0';
-}
-
-static const char *addr_text(struct arena *a, const struct mime_sort_addr *sa)
-{
-	if (sa->mailbox == NULL)
-		return NULL;
-	return arena_printf(a, "%s%s%s@%s%s", sa->display != NULL ? sa->display : "",
-			    sa->display != NULL ? " <" : "", sa->mailbox,
-			    sa->domain != NULL ? sa->domain : "", sa->display != NULL ? ">" : "");
-}
-
-/* The same columns deliver_message() stores (src/deliver/deliver.c):
-   SEARCH, SORT and FETCH must not tell IMAP-appended mail from delivered
-   mail. Kept in step by hand until deliver exports a batch API. */
-static int fill_headers(struct arena *a, const struct mime_message *m, struct store_headers *h)
-{
-	struct buf b;
-
-	buf_init(&b, 0);
-	if (mime_envelope(m->root->envelope, &b) < 0)
-		goto fail;
-	h->envelope = arena_strndup(a, b.data, b.len);
-	buf_clear(&b);
-	if (mime_bodystructure(m->root, true, &b) < 0)
-		goto fail;
-	h->bodystructure = arena_strndup(a, b.data, b.len);
-	buf_clear(&b);
-	for (unsigned i = 0; i < m->reference_count; i++)
-		(void)buf_printf(&b, "%s<%s>", i == 0 ? "" : " ", m->references[i]);
-	h->references = b.len > 0 ? arena_strndup(a, b.data, b.len) : NULL;
-	buf_free(&b);
-	h->subject = m->subject;
-	h->base_subject = m->base_subject;
-	h->from = addr_text(a, &m->from);
-	h->to = addr_text(a, &m->to);
-	h->cc = addr_text(a, &m->cc);
-	h->sort_from = m->from.mailbox != NULL ? arena_strdup(a, m->from.mailbox) : NULL;
-	h->sort_to = m->to.mailbox != NULL ? arena_strdup(a, m->to.mailbox) : NULL;
-	h->sort_cc = m->cc.mailbox != NULL ? arena_strdup(a, m->cc.mailbox) : NULL;
-	h->display_from = m->from.display;
-	h->display_to = m->to.display;
-	h->message_id = m->message_id;
-	h->in_reply_to = m->in_reply_to;
-	h->preview = m->preview;
-	h->sent_date = m->date;
-	return 0;
-fail:
-	buf_free(&b);
-	return -1;
-}
-
 /* Parses one message and puts its body in the blob store. 0, or -1 with
    the job answered (NO for a refused message, failure for the world). */
 static int append_prepare(struct imap_job *job, const char *address, struct append_msg *am,
 			  struct store_message_new *msg)
 {
-	struct blob_error berr = { 0 };
-	struct mime_message *m;
-	struct buf key;
-	const char *error;
-	char *hash = arena_alloc(job->arena, 65);
-	int ret;
+	char err[300];
+	int ret = deliver_prepare(job->ms, address, am->data, am->len, job->arena, msg, err,
+				  sizeof(err));
 
-	if (mime_parse(am->data, am->len, job->arena, &m, &error) < 0 ||
-	    fill_headers(job->arena, m, &msg->headers) < 0) {
+	if (ret == DELIVER_PREPARE_REFUSED) {
 		imap_job_tagged(job, "NO", "[CANNOT] Message refused");
 		return -1;
 	}
-	sha256_hex(am->data, am->len, hash);
-	buf_init(&key, BLOB_KEY_MAX);
-	ret = blob_key_from_address(address, hash, &key, &berr);
-	if (ret == 0)
-		ret = blob_put(job->ms->blob, key.data, am->data, am->len, &berr);
-	buf_free(&key);
 	if (ret < 0) {
 		job->failed = true;
-		snprintf(job->error, sizeof(job->error), "op=append blob %s: %s",
-			 blob_err_name(berr.code), berr.msg);
+		snprintf(job->error, sizeof(job->error), "op=append %.250s", err);
 		return -1;
 	}
 	msg->flags = am->flags;
 	msg->keywords = am->keywords;
 	msg->keyword_count = am->keyword_count;
 	msg->internal_date = am->internal_date != 0 ? am->internal_date : (int64_t)time(NULL);
-	msg->size = m->size;
-	msg->content_hash = hash;
-	msg->body_text = m->text;
 	return 0;
 }
 

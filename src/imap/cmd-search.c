@@ -54,6 +54,7 @@ enum node_type {
 	N_SAVEDBEFORE, /* RFC 8514 SAVEDATE, by day */
 	N_SAVEDON,
 	N_SAVEDSINCE,
+	N_EMAILID, /* RFC 8474 */
 	N_NOT,
 	N_OR,
 	N_AND,
@@ -326,6 +327,24 @@ static struct node *parse_key(struct parse_ctx *pc, const struct imap_arg *args,
 		*i += 2;
 		return parse_header(pc, v->str, args[*i - 1].str);
 	}
+	/* RFC 8474: EMAILID is "E<id>" as FETCH EMAILID sends it; THREADID is
+	   NIL on every message, so no thread id matches */
+	if (slice_eq_ci(a->str, "EMAILID") || slice_eq_ci(a->str, "THREADID")) {
+		bool email = slice_eq_ci(a->str, "EMAILID");
+		struct slice id = v->str;
+
+		if (v->type != IMAP_ARG_ATOM || id.len < 1 || id.len > 255)
+			return NULL;
+		(*i)++;
+		if (email && id.len > 1 && id.ptr[0] == 'E') {
+			struct slice digits = { id.ptr + 1, id.len - 1 };
+
+			n = node_new(pc, N_EMAILID);
+			if (str_to_u64(digits, &n->num) == 0 && n->num > 0 && n->num <= INT64_MAX)
+				return n;
+		}
+		return node_new(pc, N_NONE);
+	}
 	if (slice_eq_ci(a->str, "LARGER") || slice_eq_ci(a->str, "SMALLER")) {
 		n = node_new(pc, slice_eq_ci(a->str, "LARGER") ? N_LARGER : N_SMALLER);
 		if (v->type != IMAP_ARG_ATOM || str_to_u64(v->str, &n->num) < 0)
@@ -496,6 +515,8 @@ static bool eval_at(const struct node *n, const struct search_msg *m, int64_t no
 		return m->save_date / 86400 == (int64_t)n->num;
 	case N_SAVEDSINCE:
 		return m->save_date / 86400 >= (int64_t)n->num;
+	case N_EMAILID:
+		return m->email_id == (int64_t)n->num;
 	case N_NOT:
 		return !eval_at(n->kids[0], m, now);
 	case N_OR:
@@ -583,6 +604,7 @@ static int search_cb(const struct store_message *msg, void *ctx)
 	    .keywords = arena_strdup(a, msg->keywords != NULL ? msg->keywords : ""),
 	    .internal_date = msg->internal_date,
 	    .save_date = msg->save_date,
+	    .email_id = msg->email_id,
 	    .sent_date = msg->headers.sent_date,
 	    .size = msg->size,
 	};

@@ -85,7 +85,7 @@ void imap_capabilities(const struct imap_client *ic, struct buf *out)
 		(void)buf_append_str(out, " THREAD=REFERENCES THREAD=REFS ESORT SEARCHRES "
 					  "MULTISEARCH WITHIN QUOTA QUOTA=RES-STORAGE "
 					  "QUOTA=RES-MESSAGE PREVIEW");
-		(void)buf_append_str(out, " QRESYNC UTF8=ACCEPT BINARY MULTIAPPEND SAVEDATE");
+		(void)buf_append_str(out, " QRESYNC UTF8=ACCEPT BINARY MULTIAPPEND SAVEDATE OBJECTID");
 		if (!conn_is_compressed(ic->conn))
 			(void)buf_append_str(out, " COMPRESS=DEFLATE");
 		(void)buf_printf(out, " APPENDLIMIT=%llu",

@@ -48,6 +48,7 @@ struct search_msg {
 	const char *keywords;
 	int64_t internal_date, sent_date, save_date; /* sent_date 0: no usable Date */
 	uint64_t size;
+	int64_t email_id; /* RFC 8474 EMAILID */
 	/* THREAD: without <>, NULL when absent; references as stored ("<a> <b>") */
 	const char *message_id, *in_reply_to, *references;
 	bool subject_is_reply; /* the Subject had a Re:/Fwd: the base subject lost */

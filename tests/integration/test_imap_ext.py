@@ -95,10 +95,8 @@ def test_capabilities(srv):
     c = login(srv)
     caps = c.cmd("c", "CAPABILITY")[0].split()
     for cap in ("QRESYNC", "CONDSTORE", "UTF8=ACCEPT", "BINARY", "MULTIAPPEND", "SAVEDATE",
-                "UNAUTHENTICATE", "IDLE", "APPENDLIMIT=65536"):
+                "UNAUTHENTICATE", "IDLE", "APPENDLIMIT=65536", "OBJECTID"):
         assert cap in caps, (cap, caps)
-    # RFC 8474 needs SEARCH EMAILID/THREADID too: not announced until SEARCH has them
-    assert "OBJECTID" not in caps
 
 
 def test_multiappend_all_in_one_transaction(srv):
@@ -270,6 +268,18 @@ def test_objectid_and_savedate(srv):
     # SAVEDATE search keys (RFC 8514)
     lines = c.cmd("q", "SEARCH SAVEDATESUPPORTED SAVEDSINCE 1-Jan-2020")
     assert lines[0] == "* SEARCH 1", lines
+    # SEARCH EMAILID / THREADID (RFC 8474 §6): the copy is found by the
+    # original's id; THREADID is NIL here, so no thread id matches
+    c.send(b"a2 APPEND Archive {%d+}\r\n%s\r\n" % (len(PLAIN % (2, 2)), PLAIN % (2, 2)))
+    c.read_tagged("a2")
+    c.cmd("s4", "SELECT Archive")
+    lines = c.cmd("q2", f"UID SEARCH EMAILID {m1.group(1)}")
+    assert lines[0] == "* SEARCH 1", lines
+    lines = c.cmd("q3", "SEARCH EMAILID E999999999")
+    assert lines[0] == "* SEARCH", lines
+    lines = c.cmd("q4", "SEARCH THREADID T1")
+    assert lines[0] == "* SEARCH", lines
+    assert c.cmd("q5", "SEARCH EMAILID")[-1].startswith("q5 BAD")
 
 
 def test_unauthenticate_resets_enabled_extensions(srv):
