@@ -7,7 +7,7 @@ PKGS="gcc make meson ninja-build pkg-config libssl-dev openssl libcmocka-dev
 clang libclang-rt-14-dev python3 python3-pytest curl swaks libnet-ssleay-perl haproxy
 libcrypt-dev libargon2-dev procps libsqlite3-dev libcurl4-openssl-dev
 awscli libgmime-3.0-dev fetchmail hydra util-linux
-sieve-connect python3-sievelib postfix
+sieve-connect python3-sievelib postfix sasl2-bin
 zlib1g-dev isync offlineimap3 neomutt tmux
 postgresql libpq-dev
 libpcre2-dev libunistring-dev dovecot-core dovecot-sieve"

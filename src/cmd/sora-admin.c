@@ -8,6 +8,8 @@
 #include "admin-accounts.h"
 #include "admin-auth.h"
 #include "admin-blobs.h"
+#include "admin-export.h"
+#include "admin-import.h"
 #include "admin-mailbox.h"
 #include "admin-sieve.h"
 #include "cmd-config.h"
@@ -32,8 +34,8 @@ static void usage(FILE *out)
 		"  cache stats                  local body cache: entries, hits, misses\n"
 		"  cleanup run [--grace-period D]  purge expunged/deleted data now\n"
 		"  blobs reencrypt              rewrite bodies under the current key\n"
-		"\n"
-		"Not in this build yet: import, export.\n"
+		"  import maildir|mbox --email E --maildir-path DIR | --path FILE ...\n"
+		"  export maildir --email E --maildir-path DIR [--mailbox M]\n"
 		"\n"
 		"  -c, --config FILE  configuration file (default: sora.toml)\n"
 		"  -h, --help         this text\n");
@@ -95,12 +97,22 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	if (strcmp(argv[optind], "import") == 0 || strcmp(argv[optind], "export") == 0) {
+		/* --help needs no configuration (the commands print it before using cfg) */
+		for (int i = optind + 1; i < argc; i++) {
+			if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+				return strcmp(argv[optind], "import") == 0
+					       ? admin_import(NULL, argc - optind - 1, argv + optind + 1)
+					       : admin_export(NULL, argc - optind - 1, argv + optind + 1);
+		}
+	}
 	if (strcmp(argv[optind], "accounts") == 0 || strcmp(argv[optind], "credentials") == 0 ||
 	    strcmp(argv[optind], "migrate") == 0 || strcmp(argv[optind], "mail") == 0 ||
 	    strcmp(argv[optind], "auth") == 0 || strcmp(argv[optind], "mailbox") == 0 ||
 	    strcmp(argv[optind], "uploader") == 0 || strcmp(argv[optind], "cache") == 0 ||
 	    strcmp(argv[optind], "cleanup") == 0 || strcmp(argv[optind], "blobs") == 0 ||
-	    strcmp(argv[optind], "sieve") == 0) {
+	    strcmp(argv[optind], "sieve") == 0 || strcmp(argv[optind], "import") == 0 ||
+	    strcmp(argv[optind], "export") == 0) {
 		struct config *cfg = NULL;
 		int ret;
 
@@ -126,6 +138,10 @@ int main(int argc, char **argv)
 			ret = admin_blobs(cfg, argc - optind - 1, argv + optind + 1);
 		else if (strcmp(argv[optind], "sieve") == 0)
 			ret = admin_sieve(cfg, argc - optind - 1, argv + optind + 1);
+		else if (strcmp(argv[optind], "import") == 0)
+			ret = admin_import(cfg, argc - optind - 1, argv + optind + 1);
+		else if (strcmp(argv[optind], "export") == 0)
+			ret = admin_export(cfg, argc - optind - 1, argv + optind + 1);
 		else
 			ret = admin_migrate(cfg, argc - optind - 1, argv + optind + 1);
 		config_free(&cfg);

@@ -8,6 +8,7 @@
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "../lib/arena.h"
 #include "../lib/str.h"
@@ -75,6 +76,14 @@ static int fill_headers(struct arena *a, const struct mime_message *m, struct st
 	h->in_reply_to = m->in_reply_to;
 	h->preview = m->preview;
 	h->sent_date = m->date;
+	/* part offsets: FETCH of a section then reads only its bytes */
+	buf_init(&b, 0);
+	if (mime_parts_encode(m->root, &b) < 0)
+		goto fail;
+	h->parts_len = b.len;
+	h->parts = arena_alloc(a, b.len);
+	memcpy((void *)h->parts, b.data, b.len);
+	buf_free(&b);
 	return 0;
 fail:
 	buf_free(&b);

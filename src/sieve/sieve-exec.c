@@ -202,7 +202,7 @@ static struct slice expand(struct sv_run *r, struct frame *f, const struct sv_st
 		if (s->s[i] == '$' && i + 2 < s->len && s->s[i + 1] == '{') {
 			size_t j = i + 2;
 			bool num = s->s[j] >= '0' && s->s[j] <= '9';
-			bool ok = true;
+			bool ok = true, namespaced = false;
 
 			if (num) {
 				while (j < s->len && s->s[j] >= '0' && s->s[j] <= '9')
@@ -210,6 +210,13 @@ static struct slice expand(struct sv_run *r, struct frame *f, const struct sv_st
 			} else if (is_ident_char(s->s[j], true)) {
 				while (j < s->len && is_ident_char(s->s[j], false))
 					j++;
+				/* "${ns.name}": namespaces we do not have expand to "",
+				   as Pigeonhole does */
+				while (j + 1 < s->len && s->s[j] == '.' && is_ident_char(s->s[j + 1], true)) {
+					namespaced = true;
+					for (j++; j < s->len && is_ident_char(s->s[j], false); j++)
+						;
+				}
 			} else {
 				ok = false;
 			}
@@ -224,6 +231,8 @@ static struct slice expand(struct sv_run *r, struct frame *f, const struct sv_st
 					val = n < 10 && f->has_match && f->match[n] != NULL
 						      ? f->match[n]
 						      : "";
+				} else if (namespaced) {
+					val = "";
 				} else {
 					val = var_get(r, f, s->s + i + 2, j - i - 2);
 				}
@@ -863,19 +872,9 @@ static int do_store(struct sv_run *r, bool keep, const char *mailbox, const char
 		a = &r->acts[i];
 		if ((a->type == SIEVE_ACT_KEEP || a->type == SIEVE_ACT_FILEINTO) &&
 		    same_mailbox(a->mailbox, mailbox)) {
-			/* duplicate store: one copy, flags merged */
-			const char *merged[2] = { NULL, flags };
-			struct buf b;
-
-			buf_init(&b, 0);
-			for (size_t k = 0; a->flags != NULL && a->flags[k] != NULL; k++) {
-				if (k > 0)
-					(void)buf_append(&b, " ", 1);
-				(void)buf_append_str(&b, a->flags[k]);
-			}
-			merged[0] = arena_strndup(r->a, b.data == NULL ? "" : b.data, b.len);
-			buf_free(&b);
-			a->flags = flags_array(r, flags_norm(r, merged, flags == NULL ? 1 : 2, NULL));
+			/* duplicate store: one copy; the later flags win, as in
+			   Pigeonhole (RFC 5232 leaves it open) */
+			a->flags = flags_array(r, flags);
 			a->create = a->create || create;
 			if (keep && a->type == SIEVE_ACT_FILEINTO)
 				a->type = SIEVE_ACT_KEEP;
@@ -1312,6 +1311,15 @@ static int exec_cmd(struct sv_run *r, struct frame *f, const struct sv_node *n)
 	case CMD_REDIRECT: {
 		struct slice addr = slice_trim(expand(r, f, &n->pos[0]->strs[0]));
 
+		if (addr.len > 0 && addr.ptr[addr.len - 1] == '>' &&
+		    memchr(addr.ptr, '<', addr.len) != NULL) { /* "Name <a@b>" → a@b */
+			const char *lt = addr.ptr + addr.len;
+
+			while (*--lt != '<')
+				;
+			addr = slice_from(lt + 1, (size_t)(addr.ptr + addr.len - 1 - (lt + 1)));
+		}
+
 		if (do_redirect(r, arena_strndup(r->a, addr.ptr, addr.len), o->copy) < 0)
 			return EX_ERR;
 		if (!o->copy)
@@ -1434,7 +1442,8 @@ void sieve_execute(const struct sieve_script *script, const struct sieve_message
 	sv_limits_norm(limits != NULL ? limits : &script->limits, &r.lim);
 	r.deadline = util_now_ms() + r.lim.max_execution_ms;
 	r.flags = "";
-	sv_msg_index(&r.hv, msg->data, msg->len, r.a);
+	sv_msg_index(&r.hv, msg->data == NULL ? "" : msg->data, msg->data == NULL ? 0 : msg->len,
+		     r.a);
 
 	ret = exec_block(&r, &main, script->root);
 	if (ret == EX_ERR || r.failed) {

@@ -108,12 +108,19 @@ bool sv_relop_holds(enum sv_relop op, int order)
 	return false;
 }
 
-static bool contains(enum sv_cmp cmp, struct slice v, struct slice k)
+/* work between two looks at the clock: well under a millisecond */
+#define WORK_CHECK (1u << 20)
+
+/* 1 / 0, or -1 when the deadline passed (value and key may both be
+   large: the naive search is quadratic, so it watches the clock) */
+static int contains(struct sv_run *r, enum sv_cmp cmp, struct slice v, struct slice k)
 {
+	uint64_t work = 0;
+
 	if (k.len == 0)
-		return true;
+		return 1;
 	if (cmp == CMP_OCTET)
-		return memmem(v.ptr, v.len, k.ptr, k.len) != NULL;
+		return memmem(v.ptr, v.len, k.ptr, k.len) != NULL; /* linear (two-way) */
 	for (size_t i = 0; i + k.len <= v.len; i++) {
 		size_t j = 0;
 
@@ -121,9 +128,15 @@ static bool contains(enum sv_cmp cmp, struct slice v, struct slice k)
 					    fold(cmp, (unsigned char)k.ptr[j]))
 			j++;
 		if (j == k.len)
-			return true;
+			return 1;
+		work += j + 1;
+		if (work >= WORK_CHECK) {
+			work = 0;
+			if (sv_deadline_passed(r))
+				return -1;
+		}
 	}
-	return false;
+	return 0;
 }
 
 /* ---- :matches ---- */
@@ -213,7 +226,7 @@ static int glob_match(struct sv_run *r, enum sv_cmp cmp, const struct gpat *p, s
 		      struct gcap *caps, size_t *ncap)
 {
 	size_t t = 0, pos = 0;
-	unsigned int steps = 0;
+	uint64_t work = 0;
 	size_t te;
 	ssize_t e;
 
@@ -240,8 +253,13 @@ static int glob_match(struct sv_run *r, enum sv_cmp cmp, const struct gpat *p, s
 		for (size_t s = pos;; s++) {
 			size_t saved = *ncap;
 
-			if (++steps % 4096 == 0 && sv_deadline_passed(r))
-				return -1;
+			/* each attempt costs up to the segment's length */
+			work += te - t + 1;
+			if (work >= WORK_CHECK) {
+				work = 0;
+				if (sv_deadline_passed(r))
+					return -1;
+			}
 			if (s > v.len)
 				return 0;
 			e = seg_at(cmp, p, t, te, v, s, caps, ncap);
@@ -349,7 +367,7 @@ int sv_match_one(struct sv_run *r, const struct sv_opts *o, struct slice value, 
 	case MATCH_IS:
 		return sv_cmp_order(cmp, value, key) == 0;
 	case MATCH_CONTAINS:
-		return contains(cmp, value, key);
+		return contains(r, cmp, value, key);
 	case MATCH_VALUE:
 	case MATCH_COUNT:
 		return sv_relop_holds(o->relop, sv_cmp_order(cmp, value, key));

@@ -218,7 +218,7 @@ static const struct cmd_spec cmd_specs[] = {
 static const struct cmd_spec *spec_find(const char *name)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(cmd_specs); i++) {
-		if (strcmp(cmd_specs[i].name, name) == 0)
+		if (strcasecmp(cmd_specs[i].name, name) == 0) /* identifiers ignore case */
 			return &cmd_specs[i];
 	}
 	return NULL;
@@ -310,9 +310,16 @@ static bool valid_identifier(const char *s, size_t len)
 }
 
 /* addr-spec of a redirect: local@domain without spaces or angle brackets
-   (a quoted local part may hold anything but CR/LF) */
+   (a quoted local part may hold anything but CR/LF); a name-addr
+   ("Name <a@b>") stands for its addr-spec (RFC 5228 §4.2: an RFC 5322
+   address) */
 static bool valid_address(const char *s, size_t len)
 {
+	const char *lt = memchr(s, '<', len);
+
+	if (lt != NULL && len > 0 && s[len - 1] == '>' &&
+	    memchr(lt + 1, '<', (size_t)(s + len - lt - 1)) == NULL)
+		return valid_address(lt + 1, (size_t)(s + len - 1 - (lt + 1)));
 	const char *at = NULL;
 	size_t i = 0;
 
@@ -944,7 +951,7 @@ static int validate_cmds(struct vctx *v, struct sv_node *first, bool top)
 	bool requires_ok = top;
 
 	for (struct sv_node *n = first; n != NULL; n = n->next) {
-		if (requires_ok && strcmp(n->name, "require") == 0) {
+		if (requires_ok && strcasecmp(n->name, "require") == 0) {
 			n->id = CMD_REQUIRE;
 			prev = CMD_REQUIRE;
 			continue; /* handled by compile_requires */
@@ -973,7 +980,8 @@ static int validate_cmds(struct vctx *v, struct sv_node *first, bool top)
 
 static int compile_requires(struct vctx *v, struct sv_node *first)
 {
-	for (struct sv_node *n = first; n != NULL && strcmp(n->name, "require") == 0; n = n->next) {
+	for (struct sv_node *n = first; n != NULL && strcasecmp(n->name, "require") == 0;
+	     n = n->next) {
 		if (n->nargs != 1 || (n->args[0].kind != SV_ARG_STR && n->args[0].kind != SV_ARG_LIST) ||
 		    n->ntests > 0 || n->has_block)
 			return verr(v, n->line, n->col, "require needs one string list");

@@ -455,6 +455,44 @@ static int cache_mkdirs(const char *root, const char *hash)
 	return 0;
 }
 
+/* A cached body serves the range from disk; a miss reads only the range
+   from below and caches nothing (a whole read fills the cache). */
+static int cache_get_range(struct blob *b, const char *key, uint64_t offset, uint64_t len,
+			   struct blob_sink *sink, struct blob_read_info *info_r,
+			   struct blob_error *err)
+{
+	struct blob_cache *c = (struct blob_cache *)b;
+	char hash[BLOB_HASH_HEX_LEN + 1], path[4096];
+	struct cache_entry *e;
+	int fd, ret;
+
+	if (!cache_hash_of(key, hash) || cache_file_path(c->path, hash, path, sizeof(path)) < 0)
+		return blob_inner_get_range(b, key, offset, len, sink, info_r, err);
+	pthread_mutex_lock(&c->mu);
+	e = cache_find(c, hash);
+	if (e != NULL) {
+		cache_unlink_lru(c, e);
+		cache_push_newest(c, e);
+		e->atime = (int64_t)time(NULL);
+	}
+	pthread_mutex_unlock(&c->mu);
+	if (e != NULL && (fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) >= 0) {
+		(void)futimens(fd, NULL);
+		ret = blob_fd_range(fd, offset, len, sink, err);
+		(void)close(fd);
+		pthread_mutex_lock(&c->mu);
+		c->hits++;
+		c->dirty = true;
+		pthread_mutex_unlock(&c->mu);
+		return ret;
+	}
+	pthread_mutex_lock(&c->mu);
+	c->misses++;
+	c->dirty = true;
+	pthread_mutex_unlock(&c->mu);
+	return blob_inner_get_range(b, key, offset, len, sink, info_r, err);
+}
+
 static int cache_get(struct blob *b, const char *key, struct blob_sink *sink,
 		     struct blob_read_info *info_r, struct blob_error *err)
 {
@@ -591,6 +629,7 @@ const struct blob_vfuncs blob_cache_vfuncs = {
 	.name = "cache",
 	.put = cache_put,
 	.get = cache_get,
+	.get_range = cache_get_range,
 	.head = cache_head,
 	.del = cache_del,
 	.copy = cache_copy,

@@ -59,6 +59,14 @@ static int blob_failing_get(struct blob *b, const char *key, struct blob_sink *s
 	BLOB_FAILING_CALL(b, BLOB_OP_GET, err, blob_inner_get(b, key, sink, info_r, err));
 }
 
+static int blob_failing_get_range(struct blob *b, const char *key, uint64_t offset,
+				  uint64_t len, struct blob_sink *sink,
+				  struct blob_read_info *info_r, struct blob_error *err)
+{
+	BLOB_FAILING_CALL(b, BLOB_OP_GET, err,
+			  blob_inner_get_range(b, key, offset, len, sink, info_r, err));
+}
+
 static int blob_failing_head(struct blob *b, const char *key, struct blob_stat *st_r,
 			     struct blob_error *err)
 {
@@ -91,6 +99,7 @@ const struct blob_vfuncs blob_failing_vfuncs = {
 	.name = "failing",
 	.put = blob_failing_put,
 	.get = blob_failing_get,
+	.get_range = blob_failing_get_range,
 	.head = blob_failing_head,
 	.del = blob_failing_del,
 	.copy = blob_failing_copy,

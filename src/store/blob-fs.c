@@ -336,6 +336,23 @@ static int blob_fs_get(struct blob *b, const char *key, struct blob_sink *sink,
 	return ret;
 }
 
+static int blob_fs_get_range(struct blob *b, const char *key, uint64_t offset, uint64_t len,
+			     struct blob_sink *sink, struct blob_read_info *info_r,
+			     struct blob_error *err)
+{
+	struct blob_fs *fs = (struct blob_fs *)b;
+	struct stat st;
+	int fd, ret;
+
+	(void)info_r;
+	fd = blob_fs_open_file(fs, key, &st, err);
+	if (fd < 0)
+		return -1;
+	ret = offset >= (uint64_t)st.st_size ? 0 : blob_fd_range(fd, offset, len, sink, err);
+	(void)close(fd);
+	return ret;
+}
+
 static int blob_fs_head(struct blob *b, const char *key, struct blob_stat *st_r,
 			struct blob_error *err)
 {
@@ -644,6 +661,7 @@ const struct blob_vfuncs blob_fs_vfuncs = {
 	.name = "fs",
 	.put = blob_fs_put,
 	.get = blob_fs_get,
+	.get_range = blob_fs_get_range,
 	.head = blob_fs_head,
 	.del = blob_fs_del,
 	.copy = blob_fs_copy,

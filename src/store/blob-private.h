@@ -49,6 +49,11 @@ struct blob_vfuncs {
 		   struct blob_read_info *info_r, struct blob_error *err);
 	int (*head)(struct blob *b, const char *key, struct blob_stat *st_r,
 		    struct blob_error *err);
+	/* Bytes [offset, offset + len) into sink (len > 0). NULL: blob.c
+	   streams get() through a sink that keeps only the range. */
+	int (*get_range)(struct blob *b, const char *key, uint64_t offset, uint64_t len,
+			 struct blob_sink *sink, struct blob_read_info *info_r,
+			 struct blob_error *err);
 	int (*del)(struct blob *b, const char *key, struct blob_error *err);
 	int (*copy)(struct blob *b, const char *src_key, const char *dst_key,
 		    struct blob_error *err);
@@ -83,6 +88,11 @@ int blob_inner_get(struct blob *b, const char *key, struct blob_sink *sink,
 		   struct blob_read_info *info_r, struct blob_error *err);
 int blob_inner_head(struct blob *b, const char *key, struct blob_stat *st_r,
 		    struct blob_error *err);
+/* The range read of the wrapped instance (its get_range, or the generic
+   one over its get). */
+int blob_inner_get_range(struct blob *b, const char *key, uint64_t offset, uint64_t len,
+			 struct blob_sink *sink, struct blob_read_info *info_r,
+			 struct blob_error *err);
 int blob_inner_del(struct blob *b, const char *key, struct blob_error *err);
 int blob_inner_copy(struct blob *b, const char *src, const char *dst, struct blob_error *err);
 int blob_inner_list(struct blob *b, const char *prefix, blob_list_fn *fn, void *ctx,
@@ -98,6 +108,10 @@ int blob_istream_init_fd(struct blob_istream *in, int fd, struct blob_error *err
 /* Reads exactly len bytes (fewer only at the end: *len_r). */
 int blob_istream_read_full(struct blob_istream *in, void *buf, size_t len, size_t *len_r,
 			   struct blob_error *err);
+/* Bytes [offset, offset + len) of an open regular file into sink, by
+   pread() in chunks (fewer at the end of the file). */
+int blob_fd_range(int fd, uint64_t offset, uint64_t len, struct blob_sink *sink,
+		  struct blob_error *err);
 /* Finds the layer of b (b itself or one it wraps) with vfuncs v, or NULL. */
 struct blob *blob_find_layer(struct blob *b, const struct blob_vfuncs *v);
 

@@ -670,6 +670,20 @@ static int staged_get(struct blob *b, const char *key, struct blob_sink *sink,
 	return blob_inner_get(b, key, sink, info_r, err);
 }
 
+static int staged_get_range(struct blob *b, const char *key, uint64_t offset, uint64_t len,
+			    struct blob_sink *sink, struct blob_read_info *info_r,
+			    struct blob_error *err)
+{
+	struct blob_staged *s = (struct blob_staged *)b;
+
+	if (s->stage->v->get_range(s->stage, key, offset, len, sink, info_r, err) == 0)
+		return 0;
+	if (err->code != BLOB_NOT_FOUND || sink->written > 0)
+		return -1;
+	*err = (struct blob_error){ 0 };
+	return blob_inner_get_range(b, key, offset, len, sink, info_r, err);
+}
+
 static int staged_head(struct blob *b, const char *key, struct blob_stat *st_r,
 		       struct blob_error *err)
 {
@@ -818,6 +832,7 @@ const struct blob_vfuncs blob_staged_vfuncs = {
 	.name = "staged",
 	.put = staged_put,
 	.get = staged_get,
+	.get_range = staged_get_range,
 	.head = staged_head,
 	.del = staged_del,
 	.copy = staged_copy,

@@ -494,6 +494,167 @@ int blob_get_fd(struct blob *b, const char *key, int fd, struct blob_read_info *
 	return blob_do_get(b, key, &s.sink, info_r, err);
 }
 
+/* ---- range reads ------------------------------------------------------------ */
+
+#define BLOB_RANGE_CHUNK (128 * 1024)
+
+int blob_fd_range(int fd, uint64_t offset, uint64_t len, struct blob_sink *sink,
+		  struct blob_error *err)
+{
+	char *chunk = xmalloc(BLOB_RANGE_CHUNK);
+	int ret = 0;
+
+	while (len > 0) {
+		ssize_t n = pread(fd, chunk, (size_t)MIN(len, (uint64_t)BLOB_RANGE_CHUNK),
+				  (off_t)offset);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			blob_error_errno(err, BLOB_IO, errno, "reading a blob");
+			ret = -1;
+			break;
+		}
+		if (n == 0)
+			break;
+		if (blob_sink_write(sink, chunk, (size_t)n, err) < 0) {
+			ret = -1;
+			break;
+		}
+		offset += (uint64_t)n;
+		len -= (uint64_t)n;
+	}
+	free(chunk);
+	return ret;
+}
+
+/* Passes on the bytes of [offset, offset + len) of what get() produces and
+   stops the transfer once past them. */
+struct blob_range_sink {
+	struct blob_sink sink;
+	struct blob_sink *out;
+	uint64_t pos, offset, end;
+	bool done;
+};
+
+static int blob_range_sink_write(struct blob_sink *sink, const void *data, size_t len,
+				 struct blob_error *err)
+{
+	struct blob_range_sink *s = (struct blob_range_sink *)sink;
+	uint64_t from = s->pos, to = s->pos + len;
+
+	s->pos = to;
+	if (to > s->offset && from < s->end) {
+		uint64_t a = MAX(from, s->offset), z = MIN(to, s->end);
+
+		if (blob_sink_write(s->out, (const char *)data + (a - from), (size_t)(z - a),
+				    err) < 0)
+			return -1;
+	}
+	if (to >= s->end) {
+		/* all of the range is out: stop reading (not an error, see below) */
+		s->done = true;
+		blob_error_set(err, BLOB_IO, "range complete");
+		return -1;
+	}
+	return 0;
+}
+
+static int blob_range_sink_reset(struct blob_sink *sink, struct blob_error *err)
+{
+	struct blob_range_sink *s = (struct blob_range_sink *)sink;
+
+	if (s->out->written > 0 && (s->out->reset == NULL || s->out->reset(s->out, err) < 0))
+		return -1;
+	s->out->written = 0;
+	s->pos = 0;
+	return 0;
+}
+
+static int blob_range_generic(struct blob *b, const char *key, uint64_t offset, uint64_t len,
+			      struct blob_sink *sink, struct blob_read_info *info_r,
+			      struct blob_error *err)
+{
+	struct blob_range_sink s = {
+		.sink = { .write = blob_range_sink_write, .reset = blob_range_sink_reset },
+		.out = sink,
+		.offset = offset,
+		.end = len > UINT64_MAX - offset ? UINT64_MAX : offset + len,
+	};
+
+	if (b->v->get(b, key, &s.sink, info_r, err) == 0)
+		return 0;
+	if (s.done && s.out->written == MIN(len, s.end - offset)) {
+		*err = (struct blob_error){ 0 };
+		return 0;
+	}
+	return -1;
+}
+
+static int blob_range_call(struct blob *b, const char *key, uint64_t offset, uint64_t len,
+			   struct blob_sink *sink, struct blob_read_info *info_r,
+			   struct blob_error *err)
+{
+	if (b->v->get_range != NULL)
+		return b->v->get_range(b, key, offset, len, sink, info_r, err);
+	return blob_range_generic(b, key, offset, len, sink, info_r, err);
+}
+
+static int blob_do_range(struct blob *b, const char *key, uint64_t offset, uint64_t len,
+			 struct blob_sink *sink, struct blob_read_info *info_r,
+			 struct blob_error *err)
+{
+	struct blob_read_info scratch;
+	int ret;
+
+	if (info_r == NULL)
+		info_r = &scratch;
+	*info_r = (struct blob_read_info){ 0 };
+	blob_error_clear(err);
+	if (blob_check_key(key, err) < 0)
+		return -1;
+	if (len == 0)
+		return 0;
+	ret = blob_result(blob_range_call(b, key, offset, len, sink, info_r, err), err);
+	if (ret == 0)
+		info_r->size = sink->written;
+	return ret;
+}
+
+int blob_get_range(struct blob *b, const char *key, uint64_t offset, uint64_t len,
+		   struct buf *out, struct blob_read_info *info_r, struct blob_error *err)
+{
+	struct blob_sink sink;
+
+	buf_clear(out);
+	blob_sink_init_buf(&sink, out);
+	if (blob_do_range(b, key, offset, len, &sink, info_r, err) < 0) {
+		buf_clear(out);
+		return -1;
+	}
+	if (info_r != NULL)
+		info_r->size = out->len;
+	return 0;
+}
+
+int blob_get_range_stream(struct blob *b, const char *key, uint64_t offset, uint64_t len,
+			  blob_chunk_fn *fn, void *ctx, struct blob_read_info *info_r,
+			  struct blob_error *err)
+{
+	struct blob_fn_sink s = {
+		.sink = { .write = blob_fn_sink_write }, .fn = fn, .ctx = ctx,
+	};
+
+	return blob_do_range(b, key, offset, len, &s.sink, info_r, err);
+}
+
+int blob_inner_get_range(struct blob *b, const char *key, uint64_t offset, uint64_t len,
+			 struct blob_sink *sink, struct blob_read_info *info_r,
+			 struct blob_error *err)
+{
+	return blob_result(blob_range_call(b->inner, key, offset, len, sink, info_r, err), err);
+}
+
 int blob_head(struct blob *b, const char *key, struct blob_stat *st_r, struct blob_error *err)
 {
 	*st_r = (struct blob_stat){ 0 };

@@ -176,6 +176,22 @@ int blob_get_stream(struct blob *b, const char *key, blob_chunk_fn *fn, void *ct
 int blob_get_fd(struct blob *b, const char *key, int fd, struct blob_read_info *info_r,
 		struct blob_error *err);
 
+/* Range reads: bytes [offset, offset + len) of an object (fewer at its
+   end, none past it) into out (cleared first) or handed to fn in chunks.
+   fs reads them with pread(), s3 with an HTTP Range request, staged and
+   cache from their local copy else from the layer below. Encrypted
+   objects: AES-GCM authenticates the object as a whole, so a range of one
+   cannot be checked without reading all of it; the crypt layer reads and
+   decrypts the whole object and verifies the tag before any byte of the
+   range is handed out (callers wanting several ranges of an encrypted
+   object should read their span once). A driver without a range read
+   streams the object and keeps only the range: memory stays bounded. */
+int blob_get_range(struct blob *b, const char *key, uint64_t offset, uint64_t len,
+		   struct buf *out, struct blob_read_info *info_r, struct blob_error *err);
+int blob_get_range_stream(struct blob *b, const char *key, uint64_t offset, uint64_t len,
+			  blob_chunk_fn *fn, void *ctx, struct blob_read_info *info_r,
+			  struct blob_error *err);
+
 /* Size of an object; BLOB_NOT_FOUND when there is none. */
 int blob_head(struct blob *b, const char *key, struct blob_stat *st_r, struct blob_error *err);
 /* 0 with *exists_r set, or -1 when the store could not tell. */

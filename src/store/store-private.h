@@ -72,6 +72,9 @@ struct store_vfuncs {
 			    int64_t *account_id_r, struct store_error *err);
 	int (*account_delete)(struct store *st, int64_t account_id, struct store_error *err);
 	int (*account_restore)(struct store *st, int64_t account_id, struct store_error *err);
+	/* may be NULL (driver without schema version 2) */
+	int (*account_set_quota)(struct store *st, int64_t account_id, uint64_t quota_storage,
+				 uint64_t quota_messages, struct store_error *err);
 
 	/* Exact address only, live accounts only. */
 	int (*credential_lookup)(struct store *st, const char *address, struct arena *arena,

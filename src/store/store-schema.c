@@ -174,10 +174,21 @@ static const char v1_initial[] =
 	") WITHOUT ROWID;\n"
 	"CREATE INDEX auth_blocks_until ON auth_blocks(until);\n";
 
+/* Version 2: the MIME part offsets of each content (FETCH reads only the
+   bytes of a section; NULL for mail stored before: parsed at FETCH), and
+   per-account QUOTA limits (NULL = the server default). */
+static const char v2_parts_quota[] =
+	"ALTER TABLE message_data ADD COLUMN parts BLOB;\n"
+	"ALTER TABLE accounts ADD COLUMN quota_storage INTEGER\n"
+	"  CHECK (quota_storage IS NULL OR quota_storage > 0);\n"
+	"ALTER TABLE accounts ADD COLUMN quota_messages INTEGER\n"
+	"  CHECK (quota_messages IS NULL OR quota_messages > 0);\n";
+
 const struct store_migration store_schema_sqlite[] = {
 	{ 1, "initial", v1_initial },
+	{ 2, "parts_quota", v2_parts_quota },
 };
 const size_t store_schema_sqlite_count = ARRAY_SIZE(store_schema_sqlite);
 
-static_assert(ARRAY_SIZE(store_schema_sqlite) == STORE_SCHEMA_VERSION,
+static_assert(ARRAY_SIZE(store_schema_sqlite) == STORE_SCHEMA_VERSION_SQLITE,
 	      "store_schema_sqlite out of sync with STORE_SCHEMA_VERSION");

@@ -111,7 +111,8 @@ fail:
 
 #define SQ_ACCOUNT_COLUMNS                                                                    \
 	"SELECT a.id, a.created_at, a.deleted_at, a.message_count, a.total_bytes, "          \
-	"(SELECT address FROM credentials WHERE account_id = a.id AND is_primary = 1) "      \
+	"(SELECT address FROM credentials WHERE account_id = a.id AND is_primary = 1), "     \
+	"COALESCE(a.quota_storage, 0), COALESCE(a.quota_messages, 0) "                       \
 	"FROM accounts a "
 
 static void sq_account_row(sqlite3_stmt *s, struct arena *arena, struct store_account *a)
@@ -123,6 +124,8 @@ static void sq_account_row(sqlite3_stmt *s, struct arena *arena, struct store_ac
 		.message_count = (uint64_t)sqlite3_column_int64(s, 3),
 		.total_bytes = (uint64_t)sqlite3_column_int64(s, 4),
 		.primary_address = sq_col_dup(arena, s, 5),
+		.quota_storage = (uint64_t)sqlite3_column_int64(s, 6),
+		.quota_messages = (uint64_t)sqlite3_column_int64(s, 7),
 	};
 }
 
@@ -249,6 +252,37 @@ int sq_account_restore(struct store *st, int64_t account_id, struct store_error 
 	if (rc != 1 || deleted == 0 ||
 	    sq_exec_ints(c, "UPDATE accounts SET deleted_at = NULL WHERE id = ?", err,
 			 account_id) < 0) {
+		sq_write_rollback(sq, c);
+		return -1;
+	}
+	return sq_write_commit(sq, c, err);
+}
+
+int sq_account_set_quota(struct store *st, int64_t account_id, uint64_t quota_storage,
+			 uint64_t quota_messages, struct store_error *err)
+{
+	struct store_sqlite *sq = sq_from(st);
+	struct sq_conn *c;
+	sqlite3_stmt *s;
+
+	if (sq_write_begin(sq, &c, err) < 0)
+		return -1;
+	/* NULL, not 0, for "server default": the column says so by itself */
+	s = sq_prepare(c, "UPDATE accounts SET quota_storage = NULLIF(?1, 0), "
+			  "quota_messages = NULLIF(?2, 0) WHERE id = ?3", err);
+	if (s == NULL) {
+		sq_write_rollback(sq, c);
+		return -1;
+	}
+	sq_bind_int(s, 1, (int64_t)quota_storage);
+	sq_bind_int(s, 2, (int64_t)quota_messages);
+	sq_bind_int(s, 3, account_id);
+	if (sq_exec(c, s, err) < 0) {
+		sq_write_rollback(sq, c);
+		return -1;
+	}
+	if (sqlite3_changes(c->db) == 0) {
+		(void)sq_not_found(err, "account", account_id);
 		sq_write_rollback(sq, c);
 		return -1;
 	}

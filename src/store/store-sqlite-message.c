@@ -174,9 +174,9 @@ static int sq_message_data(struct sq_conn *c, int64_t account_id,
 		       "bodystructure, subject, base_subject, from_text, to_text, cc_text, "
 		       "bcc_text, "
 		       "sort_from, sort_to, sort_cc, display_from, display_to, message_id, "
-		       "in_reply_to, refs, preview, sent_date) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, "
-		       "?, "
-		       "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		       "in_reply_to, refs, preview, sent_date, parts) VALUES (?, ?, ?, ?, ?, ?, ?, "
+		       "?, ?, ?, "
+		       "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 		       err);
 	if (s == NULL)
 		return -1;
@@ -186,6 +186,8 @@ static int sq_message_data(struct sq_conn *c, int64_t account_id,
 	for (size_t i = 0; i < ARRAY_SIZE(text); i++)
 		sq_bind_text0(s, (int)i + 4, text[i]);
 	sq_bind_int(s, 21, h->sent_date);
+	if (h->parts != NULL && h->parts_len > 0)
+		(void)sqlite3_bind_blob64(s, 22, h->parts, h->parts_len, SQLITE_STATIC);
 	if (sq_exec(c, s, err) < 0)
 		return -1;
 	*data_id_r = sqlite3_last_insert_rowid(c->db);
@@ -646,11 +648,12 @@ static const struct sq_fetch_cols sq_fetch_groups[] = {
 	  "d.in_reply_to, d.refs, d.sent_date",
 	  15 },
 	{ STORE_FETCH_PREVIEW, ", d.preview", 1 },
+	{ STORE_FETCH_PARTS, ", d.parts", 1 },
 };
 
 #define SQ_FETCH_DATA_FIELDS                                                                  \
 	(STORE_FETCH_BLOB | STORE_FETCH_ENVELOPE | STORE_FETCH_BODYSTRUCTURE |                \
-	 STORE_FETCH_HEADERS | STORE_FETCH_PREVIEW)
+	 STORE_FETCH_HEADERS | STORE_FETCH_PREVIEW | STORE_FETCH_PARTS)
 
 static void sq_fetch_sql(unsigned int fields, bool by_modseq, struct buf *sql)
 {
@@ -710,6 +713,14 @@ static void sq_fetch_row(sqlite3_stmt *s, unsigned int fields, struct store_mess
 	}
 	if ((fields & STORE_FETCH_PREVIEW) != 0)
 		m->headers.preview = sq_col_text(s, col++);
+	if ((fields & STORE_FETCH_PARTS) != 0) {
+		/* NULL for mail stored before schema version 2 */
+		m->headers.parts = sqlite3_column_blob(s, col);
+		m->headers.parts_len = (size_t)sqlite3_column_bytes(s, col);
+		if (m->headers.parts_len == 0)
+			m->headers.parts = NULL;
+		col++;
+	}
 }
 
 static bool sq_set_has(const struct store_uid_range *set, size_t count, uint32_t uid)

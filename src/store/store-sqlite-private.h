@@ -185,6 +185,8 @@ int sq_account_find(struct store *st, const char *address, bool include_deleted,
 		    int64_t *account_id_r, struct store_error *err);
 int sq_account_delete(struct store *st, int64_t account_id, struct store_error *err);
 int sq_account_restore(struct store *st, int64_t account_id, struct store_error *err);
+int sq_account_set_quota(struct store *st, int64_t account_id, uint64_t quota_storage,
+			 uint64_t quota_messages, struct store_error *err);
 int sq_credential_lookup(struct store *st, const char *address, struct arena *arena,
 			 struct store_credential *cred_r, struct store_error *err);
 int sq_credential_add(struct store *st, int64_t account_id, const char *address,

@@ -367,10 +367,10 @@ static int sq_migrate_in(struct sq_conn *c, unsigned int *applied_r, struct stor
 	if (sq_exec_sql(c, store_schema_sqlite_bootstrap, err) < 0 ||
 	    sq_schema_version(c, &version, err) < 0)
 		return -1;
-	if (version > STORE_SCHEMA_VERSION) {
+	if (version > STORE_SCHEMA_VERSION_SQLITE) {
 		store_error_set(err, STORE_INVALID,
 				"database schema version %u is newer than this binary's %u",
-				version, STORE_SCHEMA_VERSION);
+				version, STORE_SCHEMA_VERSION_SQLITE);
 		return -1;
 	}
 	for (size_t i = 0; i < store_schema_sqlite_count; i++) {
@@ -512,6 +512,7 @@ const struct store_vfuncs store_sqlite_vfuncs = {
 	.account_find = sq_account_find,
 	.account_delete = sq_account_delete,
 	.account_restore = sq_account_restore,
+	.account_set_quota = sq_account_set_quota,
 	.credential_lookup = sq_credential_lookup,
 	.credential_add = sq_credential_add,
 	.credential_delete = sq_credential_delete,

@@ -519,7 +519,8 @@ int store_migrate_version(struct store *st, unsigned int *version_r, unsigned in
 	if (version_r != NULL)
 		*version_r = version;
 	if (latest_r != NULL)
-		*latest_r = STORE_SCHEMA_VERSION;
+		*latest_r = strcmp(st->v->name, "sqlite") == 0 ? STORE_SCHEMA_VERSION_SQLITE
+							       : STORE_SCHEMA_VERSION;
 	return 0;
 }
 
@@ -603,6 +604,25 @@ int store_account_restore(struct store *st, int64_t account_id, struct store_err
 	if (id_check(account_id, "account", e) < 0)
 		return -1;
 	return st->v->account_restore(st, account_id, e);
+}
+
+int store_account_set_quota(struct store *st, int64_t account_id, uint64_t quota_storage,
+			    uint64_t quota_messages, struct store_error *err)
+{
+	ERR_OR_SINK(err);
+
+	if (id_check(account_id, "account", e) < 0)
+		return -1;
+	if (quota_storage > INT64_MAX || quota_messages > INT64_MAX) {
+		store_error_set(e, STORE_INVALID, "quota out of range");
+		return -1;
+	}
+	if (st->v->account_set_quota == NULL) {
+		store_error_set(e, STORE_INVALID, "per-account quotas need schema version 2 "
+						 "support in the %s driver", st->v->name);
+		return -1;
+	}
+	return st->v->account_set_quota(st, account_id, quota_storage, quota_messages, e);
 }
 
 int store_credential_lookup(struct store *st, const char *address, struct arena *arena,

@@ -132,6 +132,10 @@ struct store_account {
 	   mailboxes, kept exact in the same transactions that change them. */
 	uint64_t message_count;
 	uint64_t total_bytes;
+	/* Per-account QUOTA limits (bytes, messages); 0 = the server default
+	   ([servers.imap] quota_storage / quota_messages). */
+	uint64_t quota_storage;
+	uint64_t quota_messages;
 };
 
 struct store_credential {
@@ -163,6 +167,10 @@ int store_account_find(struct store *st, const char *address, bool include_delet
 int store_account_delete(struct store *st, int64_t account_id, struct store_error *err);
 /* Undoes store_account_delete(); STORE_INVALID when not deleted. */
 int store_account_restore(struct store *st, int64_t account_id, struct store_error *err);
+/* Sets the account's QUOTA limits; 0 = back to the server default.
+   STORE_NOT_FOUND when there is no such account. */
+int store_account_set_quota(struct store *st, int64_t account_id, uint64_t quota_storage,
+			    uint64_t quota_messages, struct store_error *err);
 
 /* For authentication: the credential for address (with the +detail
    fallback) of a live account. STORE_NOT_FOUND for unknown addresses and
@@ -316,6 +324,11 @@ struct store_headers {
 	const char *references;
 	const char *preview;       /* RFC 8970 PREVIEW */
 	int64_t sent_date;         /* Date: header; 0 = none */
+	/* mime_parts_encode() of the part tree (offsets, sizes, lines), so
+	   FETCH reads only the bytes of a section; NULL = not stored (mail
+	   stored before schema version 2): FETCH parses the body. */
+	const void *parts;
+	size_t parts_len;
 };
 
 struct store_message_new {
@@ -428,7 +441,8 @@ enum store_fetch_field {
 	STORE_FETCH_BODYSTRUCTURE = 1 << 5,
 	STORE_FETCH_HEADERS = 1 << 6,      /* the store_headers sort/search fields */
 	STORE_FETCH_PREVIEW = 1 << 7,
-	STORE_FETCH_ALL = (1 << 8) - 1
+	STORE_FETCH_PARTS = 1 << 8,        /* headers.parts */
+	STORE_FETCH_ALL = (1 << 9) - 1
 };
 
 /* Fields not asked for are 0 / NULL. */

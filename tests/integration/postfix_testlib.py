@@ -48,9 +48,10 @@ class Postfix:
     """Postfix(transport={"example.org": "lmtp:inet:127.0.0.1:2424"}).start()
     accepts SMTP on .smtp_port from loopback for the domains of the
     transport map and hands them to the given transports. extra_main: more
-    main.cf lines; smtpd_opts: " -o name=value" options for that smtpd."""
+    main.cf lines; smtpd_opts: " -o name=value" options for that smtpd;
+    sasl_users: {"user@realm": "password"} makes SMTP AUTH mandatory."""
 
-    def __init__(self, transport, extra_main="", smtpd_opts=""):
+    def __init__(self, transport, extra_main="", smtpd_opts="", sasl_users=None):
         if os.geteuid() != 0:
             raise RuntimeError("the Postfix tests need root")
         self.dir = Path(tempfile.mkdtemp(prefix="sora-postfix-", dir="/tmp"))
@@ -89,8 +90,30 @@ maximal_backoff_time = 2s
 lmtp_destination_recipient_limit = 50
 {extra_main}
 """)
+        if sasl_users:
+            self._sasl(sasl_users)
+            smtpd_opts += (" -o smtpd_sasl_auth_enable=yes"
+                           " -o smtpd_recipient_restrictions=permit_sasl_authenticated,reject")
         (self.etc / "master.cf").write_text(MASTER_CF.format(smtp_port=self.smtp_port,
                                                              smtpd_opts=smtpd_opts))
+
+    def _sasl(self, users):
+        """Cyrus SASL with a sasldb of users {"name@realm": password}; the
+        smtpd then relays for authenticated clients only. Debian's Postfix
+        reads <config_directory>/sasl/smtpd.conf."""
+        db = self.dir / "sasldb2"
+        (self.etc / "sasl").mkdir()
+        (self.etc / "sasl" / "smtpd.conf").write_text(
+            f"pwcheck_method: auxprop\nauxprop_plugin: sasldb\nsasldb_path: {db}\n"
+            "mech_list: PLAIN LOGIN\n")
+        for user, password in users.items():
+            name, realm = user.split("@", 1)
+            subprocess.run(["saslpasswd2", "-p", "-c", "-f", str(db), "-u", realm, name],
+                           input=password, text=True, check=True, timeout=T(30))
+        shutil.chown(db, "postfix")
+        with open(self.etc / "main.cf", "a") as f:
+            f.write("smtpd_sasl_type = cyrus\nsmtpd_sasl_path = smtpd\n"
+                    "smtpd_sasl_security_options = noanonymous\n")
 
     def start(self):
         r = subprocess.run([POSTFIX, "-c", str(self.etc), "start"], capture_output=True,

@@ -515,3 +515,41 @@ def test_relay_over_tls(sora, certs, mode):
         pf.wait_log(r"TLS connection established from localhost\[127\.0\.0\.1\]")
     finally:
         pf.stop()
+
+
+@pytest.mark.parametrize("password", ["relay-secret", "not-the-relay-secret"])
+def test_relay_smtp_auth_over_starttls(sora, certs, password):
+    """SMTP AUTH to a relay that accepts nothing without it (Postfix with
+    Cyrus SASL): the right password relays; a wrong one is a 535, final,
+    so the entry goes to failed/ at once, and the password is never logged."""
+    srv = sora.new()
+    pf = Postfix({"remote.test": f"lmtp:inet:127.0.0.1:{srv.port('lmtp')}"},
+                 extra_main=(f"smtpd_tls_cert_file = {certs.chain}\n"
+                             f"smtpd_tls_key_file = {certs.key}\n"
+                             "smtpd_tls_security_level = encrypt\n"
+                             "smtpd_tls_auth_only = yes\n"),
+                 sasl_users={"relayuser@mx.postfix.test": "relay-secret"})
+    relay = (RELAY % pf.smtp_port).replace(
+        "smtp_tls = false\n",
+        "smtp_tls = false\nsmtp_use_starttls = true\nsmtp_tls_verify = false\n"
+        f'smtp_username = "relayuser@mx.postfix.test"\nsmtp_password = "{password}"\n')
+    text = CONFIG % (EXTENSIONS, 100, relay)
+    srv.write_config(text)
+    for u in ("alice@example.org", "carol@remote.test"):
+        admin(srv, "accounts", "create", "--email", u, "--password", "pw", "--hash", "ssha512")
+    srv.start(text)
+    pf.start()
+    try:
+        put_script(srv, "alice@example.org", 'redirect "carol@remote.test";\n')
+        assert lmtp(srv, "alice@example.org", msg("authenticated")) == {}
+        if password != "relay-secret":
+            srv.wait_log(r"event=relay\.failed id=\w+ type=redirect to=carol@remote\.test "
+                         r"attempts=1 error=.*535", timeout=30)
+            assert len(list((srv.dir / "relay" / "failed").glob("*.json"))) == 1
+        else:
+            got = wait_for(lambda: fetch_all(srv, "carol@remote.test"), what="the redirect")
+            assert b"authenticated" in got[0][1]
+            pf.wait_log(r"sasl_method=PLAIN, sasl_username=relayuser@mx\.postfix\.test")
+        assert password not in srv.log()
+    finally:
+        pf.stop()

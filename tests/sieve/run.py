@@ -85,8 +85,8 @@ def norm_pigeonhole(out):
                 lines.append(cur)
             cur = None
             act = m.group(1)
-            if act.startswith("store message in folder: "):
-                cur = ["store", act[len("store message in folder: "):], []]
+            if act.startswith("store message in folder:"):
+                cur = ["store", act[len("store message in folder:"):].strip(), []]
             elif act.startswith("redirect message to: "):
                 lines.append("redirect " + act[len("redirect message to: "):].strip("<>"))
             elif act.startswith("send vacation message"):

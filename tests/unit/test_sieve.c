@@ -390,6 +390,12 @@ static void test_core(void **state)
 	expect("if header :contains \"subject\" \"\\\"\" { discard; }", "keep");
 	expect("# c\n/* c */ redirect text: # comment\n..dot@x.org\n.\n;", "redirect .dot@x.org");
 	expect("if header :is \"subject\" \"Lun\\ch on Friday?\" { discard; }", "discard");
+	/* identifiers and tags ignore case */
+	expect("IF Header :IS \"subject\" \"lunch on friday?\" { DISCARD; }", "discard");
+	/* a name-addr stands for its address */
+	expect("redirect \"Bob <bob@x.org>\";", "redirect bob@x.org");
+	/* later flags for the same mailbox replace the earlier ones */
+	expect("require \"imap4flags\"; keep :flags \"a\"; keep :flags \"b\";", "keep [b]");
 }
 
 static void test_fileinto_copy_mailbox(void **state)
@@ -506,6 +512,9 @@ static void test_variables(void **state)
 	(void)state;
 	expect("require [\"variables\", \"fileinto\"]; set \"b\" \"X\"; fileinto \"${B}${b}${none}\";",
 	       "fileinto XX");
+	/* unknown namespaces expand to ""; broken references stay as written */
+	expect("require [\"variables\", \"fileinto\"]; fileinto \"a${env.x}b${c$${1\";",
+	       "fileinto ab${c$${1");
 	expect("require [\"variables\", \"fileinto\"]; if address :matches \"from\" \"*@*\" "
 	       "{ fileinto \"${2}/${1}/${0}\"; }",
 	       "fileinto example.org/alice/alice@example.org");
@@ -810,6 +819,24 @@ static void test_time_limit(void **state)
 	assert_true(res.failed);
 	assert_non_null(strstr(res.error, "time limit"));
 	assert_int_equal(res.action_count, 1);
+	assert_true(util_now_ms() - t0 < 3000);
+	sieve_result_free(&res);
+
+	/* one quadratic :contains (1 MiB body, 60 KiB key, case-insensitive):
+	   cut by the clock inside the search */
+	buf_clear(&script);
+	(void)buf_append_str(&script, "require \"body\"; if body :raw :contains \"");
+	for (int i = 0; i < 60000; i++)
+		(void)buf_append(&script, "a", 1);
+	(void)buf_append_str(&script, "c\" { discard; }");
+	buf_clear(&msg);
+	(void)buf_append_str(&msg, "Subject: x\r\n\r\n");
+	for (int i = 0; i < 1024 * 1024; i++)
+		(void)buf_append(&msg, "a", 1);
+	t0 = util_now_ms();
+	run_msg(script.data, msg.data, &lim, &res);
+	assert_true(res.failed);
+	assert_non_null(strstr(res.error, "time limit"));
 	assert_true(util_now_ms() - t0 < 3000);
 	sieve_result_free(&res);
 	buf_free(&script);

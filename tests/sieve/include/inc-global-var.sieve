@@ -1,3 +1,3 @@
 require ["include", "variables", "fileinto"];
 global "box";
-fileinto "${box}";
+fileinto "g-${box}";

@@ -1,0 +1,2 @@
+KEEP;
+If Header :Is "subject" "odd date" { Discard; }

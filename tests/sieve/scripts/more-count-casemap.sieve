@@ -1,0 +1,2 @@
+require "relational";
+if header :count "ge" ["to", "cc"] "10" { discard; }

@@ -1,0 +1,2 @@
+require ["date", "variables", "fileinto"];
+if currentdate :zone "+0530" :matches "zone" "*" { fileinto "z${1}"; }

@@ -1,0 +1,3 @@
+require ["editheader", "regex", "fileinto"];
+deleteheader :regex "x-custom" "^sec";
+if header :is "x-custom" "second value" { fileinto "still"; }

@@ -1,0 +1,3 @@
+require "imap4flags";
+setflag "  a   b  ";
+addflag " c";

@@ -1,0 +1,3 @@
+require ["include", "variables", "fileinto"];
+global "box";
+include "inc-global-var";

@@ -1,0 +1,1 @@
+if exists "Message-Id" { discard; }

@@ -1,0 +1,3 @@
+require ["include"];
+include "inc-once";
+include "inc-once";

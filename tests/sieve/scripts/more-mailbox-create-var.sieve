@@ -1,0 +1,3 @@
+require ["fileinto", "mailbox", "variables"];
+set "m" "Var";
+fileinto :create "${m}/Sub";

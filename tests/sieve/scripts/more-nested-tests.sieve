@@ -1,0 +1,1 @@
+if allof (anyof (not false, false), not anyof (false, false), true) { discard; }

@@ -1,0 +1,3 @@
+require ["variables"];
+set "a" "not valid";
+redirect "${a}";

@@ -1,0 +1,2 @@
+require ["regex", "variables", "fileinto"];
+if address :regex :all "from" "^([^@]+)@(.+)$" { fileinto "${2}"; }

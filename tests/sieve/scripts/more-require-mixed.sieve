@@ -1,0 +1,2 @@
+require ["fileinto", "nonsense"];
+fileinto "x";

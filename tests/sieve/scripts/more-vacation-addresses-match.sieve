@@ -1,0 +1,2 @@
+require "vacation";
+vacation :addresses ["bob@example.com"] :subject "S" "R";

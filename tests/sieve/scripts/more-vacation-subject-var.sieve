@@ -1,0 +1,3 @@
+require ["vacation", "variables"];
+set "x" "hello";
+vacation :subject "${x} world" "R";

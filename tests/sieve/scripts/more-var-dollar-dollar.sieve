@@ -1,0 +1,3 @@
+require ["variables", "fileinto"];
+set "a" "x";
+fileinto "$${a}";

@@ -1,0 +1,2 @@
+require ["variables", "fileinto"];
+fileinto "a${env.x}b";
