@@ -6,9 +6,11 @@
    (not in EXAMINE), then writes one "* n FETCH" per message, reading the
    body from the blob store only for messages whose items need it.
    ENVELOPE and BODYSTRUCTURE come from the strings stored at delivery;
-   sections and BODY parse the body again (src/mime), since the store keeps
-   no part offsets. Bodies are sent as stored, so the lengths agree with
-   RFC822.SIZE. */
+   sections use the part offsets stored at delivery to read only their
+   bytes (a range read of the blob), BODY[] is copied from the blob store
+   into the reply without a second copy of the body; BODY and mail stored
+   without offsets parse the body again (src/mime). Bodies are sent as
+   stored, so the lengths agree with RFC822.SIZE. */
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -77,6 +79,8 @@ struct fetch_msg {
 	char hash[BLOB_HASH_HEX_LEN + 1];
 	const char *envelope, *bodystructure;
 	const char *preview;
+	const void *parts; /* stored part offsets, NULL: parse */
+	size_t parts_len;
 	bool flags_changed;
 };
 
@@ -347,6 +351,13 @@ static int fetch_cb(const struct store_message *msg, void *ctx)
 		.preview = msg->headers.preview != NULL ? arena_strdup(a, msg->headers.preview)
 							 : NULL,
 	};
+	if (msg->headers.parts != NULL && msg->headers.parts_len > 0) {
+		void *p = arena_alloc(a, msg->headers.parts_len);
+
+		memcpy(p, msg->headers.parts, msg->headers.parts_len);
+		m->parts = p;
+		m->parts_len = msg->headers.parts_len;
+	}
 	if (msg->content_hash != NULL && strlen(msg->content_hash) == BLOB_HASH_HEX_LEN)
 		memcpy(m->hash, msg->content_hash, BLOB_HASH_HEX_LEN + 1);
 	return 0;
@@ -442,21 +453,182 @@ static void filter_header(const struct fetch_section *sec, const char *p, const 
 	(void)buf_append_str(out, "\r\n");
 }
 
+/* One message's body, read lazily. With the part offsets stored at
+   delivery (schema version 2) a section costs one range read of its own
+   bytes from the blob store, and BODY[] goes from the store straight into
+   the reply. Mail stored before (parts NULL), BODY and a missing
+   BODYSTRUCTURE read the whole body and parse it, as before. */
 struct body_ctx {
+	struct imap_job *job;
+	const struct fetch_msg *m;
+	const char *address;
+	struct buf key;
+	struct buf *whole;          /* the whole body, once loaded */
 	const char *data;
 	size_t len;
-	struct arena *arena;      /* per message */
-	struct mime_message *mime; /* parsed lazily */
 	bool loaded;
+	struct arena *arena;        /* per message */
+	struct mime_message *mime;  /* parsed whole body */
+	const struct mime_part *root; /* stored or parsed part tree */
+	bool root_tried;
+	bool failed;                /* job->failed is set: give up */
 };
+
+static int bc_fail(struct body_ctx *bc, const char *what, const struct blob_error *berr)
+{
+	struct imap_job *job = bc->job;
+
+	/* a message row without its body is the world being wrong */
+	job->failed = true;
+	bc->failed = true;
+	snprintf(job->error, sizeof(job->error), "op=fetch uid=%u %s %s: %s", bc->m->uid, what,
+		 blob_err_name(berr->code), berr->msg);
+	return -1;
+}
+
+static const char *bc_key(struct body_ctx *bc)
+{
+	struct blob_error berr = { 0 };
+
+	if (bc->key.len > 0)
+		return bc->key.data;
+	if (blob_key_from_address(bc->address, bc->m->hash, &bc->key, &berr) < 0) {
+		(void)bc_fail(bc, "blob key", &berr);
+		return NULL;
+	}
+	return bc->key.data;
+}
+
+static struct arena *bc_arena(struct body_ctx *bc)
+{
+	if (bc->arena == NULL)
+		bc->arena = arena_new(16384);
+	return bc->arena;
+}
+
+/* Reads the whole body from the blob store. */
+static int bc_load(struct body_ctx *bc)
+{
+	struct blob_error berr = { 0 };
+	const char *key;
+
+	if (bc->loaded)
+		return 0;
+	if (bc->failed || (key = bc_key(bc)) == NULL)
+		return -1;
+	if (blob_get(bc->job->ms->blob, key, bc->whole, NULL, &berr) < 0)
+		return bc_fail(bc, "blob", &berr);
+	bc->data = bc->whole->data != NULL ? bc->whole->data : "";
+	bc->len = bc->whole->len;
+	bc->loaded = true;
+	return 0;
+}
 
 static struct mime_message *body_mime(struct body_ctx *bc)
 {
 	const char *error;
 
-	if (bc->mime == NULL && mime_parse(bc->data, bc->len, bc->arena, &bc->mime, &error) < 0)
+	if (bc->mime == NULL && bc_load(bc) == 0 &&
+	    mime_parse(bc->data, bc->len, bc_arena(bc), &bc->mime, &error) < 0)
 		bc->mime = NULL;
 	return bc->mime;
+}
+
+/* The part tree: decoded from the stored offsets, else parsed. */
+static const struct mime_part *bc_root(struct body_ctx *bc)
+{
+	if (!bc->root_tried) {
+		struct mime_part *root = NULL;
+		const char *error;
+
+		bc->root_tried = true;
+		if (bc->m->parts != NULL &&
+		    mime_parts_decode(bc->m->parts, bc->m->parts_len, bc_arena(bc), &root,
+				      &error) == 0) {
+			bc->root = root;
+		} else if (body_mime(bc) != NULL) {
+			bc->root = bc->mime->root;
+		}
+	}
+	return bc->root;
+}
+
+/* The message size: what was read, else as stored with the message. */
+static uint64_t bc_size(const struct body_ctx *bc)
+{
+	return bc->loaded ? bc->len : bc->m->size;
+}
+
+/* Bytes [start, end) of the message: into the body in memory, else read
+   from the blob store into dst. */
+static int bc_read(struct body_ctx *bc, uint64_t start, uint64_t end, struct buf *dst,
+		   const char **p_r, size_t *len_r)
+{
+	struct blob_error berr = { 0 };
+	const char *key;
+
+	*p_r = "";
+	*len_r = 0;
+	if (bc->loaded) {
+		end = MIN(end, (uint64_t)bc->len);
+		if (start < end) {
+			*p_r = bc->data + start;
+			*len_r = (size_t)(end - start);
+		}
+		return 0;
+	}
+	if (start >= end)
+		return 0;
+	if (bc->failed || (key = bc_key(bc)) == NULL)
+		return -1;
+	if (blob_get_range(bc->job->ms->blob, key, start, end - start, dst, NULL, &berr) < 0)
+		return bc_fail(bc, "blob range", &berr);
+	*p_r = dst->data != NULL ? dst->data : "";
+	*len_r = dst->len;
+	return 0;
+}
+
+static int append_chunk(void *ctx, const void *data, size_t len, struct blob_error *err)
+{
+	if (buf_append(ctx, data, len) < 0) {
+		err->code = BLOB_IO;
+		snprintf(err->msg, sizeof(err->msg), "reply too large");
+		return -1;
+	}
+	return 0;
+}
+
+/* Appends bytes [start, end) of the message to out, from the blob store
+   straight into the reply when the body is not in memory. Exactly
+   end - start bytes (the literal announced them), else a failure. */
+static int bc_emit(struct body_ctx *bc, uint64_t start, uint64_t end, struct buf *out)
+{
+	struct blob_error berr = { 0 };
+	struct blob_read_info info;
+	const char *key;
+
+	if (start >= end)
+		return 0;
+	if (bc->loaded) {
+		if (end > bc->len) {
+			berr.code = BLOB_CORRUPT;
+			snprintf(berr.msg, sizeof(berr.msg), "body shorter than its size");
+			return bc_fail(bc, "blob", &berr);
+		}
+		return buf_append(out, bc->data + start, (size_t)(end - start)) < 0 ? -1 : 0;
+	}
+	if (bc->failed || (key = bc_key(bc)) == NULL)
+		return -1;
+	if (blob_get_range_stream(bc->job->ms->blob, key, start, end - start, append_chunk, out,
+				  &info, &berr) < 0)
+		return bc_fail(bc, "blob range", &berr);
+	if (info.size != end - start) {
+		berr.code = BLOB_CORRUPT;
+		snprintf(berr.msg, sizeof(berr.msg), "body shorter than its size (%llu of %llu)",
+			 (unsigned long long)info.size, (unsigned long long)(end - start));
+		return bc_fail(bc, "blob", &berr);
+	}
+	return 0;
 }
 
 /* The part an IMAP part number list names (RFC 9051 §6.4.5): a
@@ -489,21 +661,66 @@ static bool identity_encoding(const char *enc)
 	       strcasecmp(enc, "binary") == 0;
 }
 
+/* Content-Transfer-Encoding of a part's own header (the stored offsets
+   keep no Content-* fields): the last such field, one token, as the
+   parser takes it; NULL when absent or not a single token. */
+static const char *header_cte(const char *p, const char *end, struct arena *a)
+{
+	static const char name[] = "content-transfer-encoding";
+	const char *found = NULL;
+	size_t found_len = 0;
+
+	while (p < end) {
+		const char *line_end = p, *v;
+
+		do {
+			const char *lf = memchr(line_end, '\n', (size_t)(end - line_end));
+
+			line_end = lf != NULL ? lf + 1 : end;
+		} while (line_end < end && (*line_end == ' ' || *line_end == '\t'));
+		if ((size_t)(line_end - p) > sizeof(name) - 1 &&
+		    strncasecmp(p, name, sizeof(name) - 1) == 0) {
+			v = p + sizeof(name) - 1;
+			while (v < line_end && (*v == ' ' || *v == '\t'))
+				v++;
+			if (v < line_end && *v == ':') {
+				const char *z = line_end;
+
+				v++;
+				while (v < z && (*v == ' ' || *v == '\t' || *v == '\r' || *v == '\n'))
+					v++;
+				while (z > v && (z[-1] == ' ' || z[-1] == '\t' || z[-1] == '\r' ||
+						 z[-1] == '\n'))
+					z--;
+				found = v;
+				found_len = (size_t)(z - v);
+				for (const char *q = v; q < z; q++) {
+					if (*q == ' ' || *q == '\t' || *q == '\r' || *q == '\n' ||
+					    *q == ';' || *q == '(') {
+						found = NULL;
+						break;
+					}
+				}
+			}
+		}
+		p = line_end;
+	}
+	return found != NULL && found_len > 0 ? arena_strndup(a, found, found_len) : NULL;
+}
+
 /* The content of a part without its transfer encoding (RFC 3516), into
    out. -1: an encoding we cannot undo ([UNKNOWN-CTE]). */
-static int binary_decode(const struct mime_part *part, const char *p, size_t len,
-			 struct buf *out)
+static int binary_decode(const char *encoding, const char *p, size_t len, struct buf *out)
 {
 	GMimeContentEncoding enc;
 	GMimeEncoding st;
 	char chunk[8192];
 
-	if ((part->flags & (MIME_PART_MULTIPART | MIME_PART_MESSAGE)) != 0 ||
-	    identity_encoding(part->encoding))
+	if (identity_encoding(encoding))
 		return buf_append(out, p, len) < 0 ? -1 : 0;
-	if (strcasecmp(part->encoding, "base64") == 0)
+	if (strcasecmp(encoding, "base64") == 0)
 		enc = GMIME_CONTENT_ENCODING_BASE64;
-	else if (strcasecmp(part->encoding, "quoted-printable") == 0)
+	else if (strcasecmp(encoding, "quoted-printable") == 0)
 		enc = GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE;
 	else
 		return -1;
@@ -520,119 +737,150 @@ static int binary_decode(const struct mime_part *part, const char *p, size_t len
 	return buf_append(out, chunk, g_mime_encoding_flush(&st, "", 0, chunk)) < 0 ? -1 : 0;
 }
 
-/* BINARY[part]<partial> or BINARY.SIZE[part]. false: unknown encoding. */
-static bool append_binary(struct fetch_req *req, const struct fetch_section *sec,
-			  struct body_ctx *bc, struct buf *tmp)
+/* [start, end) narrowed to the section's <offset.length>. */
+static void clip_partial(const struct fetch_section *sec, uint64_t *start, uint64_t *end)
+{
+	if (!sec->partial)
+		return;
+	*start = *end - *start > sec->offset ? *start + sec->offset : *end;
+	if (*end - *start > sec->length)
+		*end = *start + sec->length;
+}
+
+/* BINARY[part]<partial> or BINARY.SIZE[part]. 1 done, 0 unknown
+   encoding, -1 failure (job->failed). */
+static int append_binary(struct fetch_req *req, const struct fetch_section *sec,
+			 struct body_ctx *bc, struct buf *tmp, struct buf *tmp2)
 {
 	struct buf *out = &req->job->out;
-	const struct mime_part *part = NULL;
-	struct mime_range r;
-	const char *p, *error;
+	const char *p, *error, *encoding = NULL;
 	size_t len;
+	uint64_t start, end;
 
-	buf_clear(tmp);
+	buf_clear(tmp2);
 	if (sec->whole) {
 		/* the message itself has no transfer encoding to undo */
-		(void)buf_append(tmp, bc->data, bc->len);
-	} else {
-		struct mime_message *m = body_mime(bc);
-
-		if (m == NULL || (part = part_find(m->root, sec->nums, sec->num_count)) == NULL ||
-		    mime_section_find(m->root, sec->nums, sec->num_count, MIME_SECTION_BODY, &r,
-				      &error) < 0 || r.end > bc->len || r.start > r.end) {
-			(void)buf_printf(out, "%s NIL", sec->label);
-			return true;
+		start = 0;
+		end = bc_size(bc);
+		if (sec->binary == BIN_SIZE) {
+			(void)buf_printf(out, "%s %llu", sec->label, (unsigned long long)end);
+			return 1;
 		}
-		if (binary_decode(part, bc->data + r.start, (size_t)(r.end - r.start), tmp) < 0)
-			return false;
-	}
-	if (sec->binary == BIN_SIZE) {
-		(void)buf_printf(out, "%s %zu", sec->label, tmp->len);
-		return true;
-	}
-	p = tmp->data != NULL ? tmp->data : "";
-	len = tmp->len;
-	if (sec->partial) {
-		uint64_t off = MIN(sec->offset, (uint64_t)len);
+		clip_partial(sec, &start, &end);
+		if (bc_read(bc, start, end, tmp, &p, &len) < 0)
+			return -1;
+	} else {
+		const struct mime_part *root = bc_root(bc), *part;
+		struct mime_range r;
 
-		p += off;
-		len = (size_t)MIN((uint64_t)len - off, sec->length);
+		if (bc->failed)
+			return -1;
+		if (root == NULL || (part = part_find(root, sec->nums, sec->num_count)) == NULL ||
+		    mime_section_find(root, sec->nums, sec->num_count, MIME_SECTION_BODY, &r,
+				      &error) < 0 || r.start > r.end) {
+			(void)buf_printf(out, "%s NIL", sec->label);
+			return 1;
+		}
+		if ((part->flags & (MIME_PART_MULTIPART | MIME_PART_MESSAGE)) != 0 ||
+		    (part->flags & MIME_PART_IS_MIME) == 0) {
+			encoding = NULL;
+		} else if (bc->mime != NULL && root == bc->mime->root) {
+			encoding = part->encoding;
+		} else {
+			/* stored offsets: the part's own header says */
+			if (bc_read(bc, part->hdr_start, part->body_start, tmp, &p, &len) < 0)
+				return -1;
+			encoding = header_cte(p, p + len, bc_arena(bc));
+		}
+		if (bc_read(bc, r.start, r.end, tmp, &p, &len) < 0)
+			return -1;
+		if (binary_decode(encoding, p, len, tmp2) < 0)
+			return 0;
+		p = tmp2->data != NULL ? tmp2->data : "";
+		len = tmp2->len;
+		if (sec->binary == BIN_SIZE) {
+			(void)buf_printf(out, "%s %zu", sec->label, len);
+			return 1;
+		}
+		if (sec->partial) {
+			uint64_t off = MIN(sec->offset, (uint64_t)len);
+
+			p += off;
+			len = (size_t)MIN((uint64_t)len - off, sec->length);
+		}
 	}
 	/* literal8 only where a NUL makes it necessary (RFC 3516 §4.2) */
 	(void)buf_printf(out, "%s %s{%zu}\r\n", sec->label,
 			 memchr(p, '\0', len) != NULL ? "~" : "", len);
 	(void)buf_append(out, p, len);
-	return true;
+	return 1;
 }
 
-/* Appends label SP (literal or NIL) for one section. */
-static void append_section(struct fetch_req *req, const struct fetch_section *sec,
-			   struct body_ctx *bc, struct buf *tmp)
+/* Appends label SP (literal or NIL) for one section. -1: failure. */
+static int append_section(struct fetch_req *req, const struct fetch_section *sec,
+			  struct body_ctx *bc, struct buf *tmp, struct buf *tmp2)
 {
 	struct buf *out = &req->job->out;
-	const char *p = bc->data, *error;
-	size_t len = bc->len;
+	uint64_t start = 0, end;
+	const char *error;
 
-	buf_clear(tmp);
-	if (!sec->whole) {
-		struct mime_message *m = body_mime(bc);
+	if (sec->whole) {
+		end = bc_size(bc);
+	} else {
+		const struct mime_part *root = bc_root(bc);
 		struct mime_range r;
 
-		if (m == NULL || mime_section_find(m->root, sec->nums, sec->num_count, sec->kind,
-						   &r, &error) < 0 ||
-		    r.end > bc->len || r.start > r.end) {
+		if (bc->failed)
+			return -1;
+		if (root == NULL || mime_section_find(root, sec->nums, sec->num_count, sec->kind,
+						      &r, &error) < 0 ||
+		    r.start > r.end || (bc->loaded && r.end > bc->len)) {
 			(void)buf_printf(out, "%s NIL", sec->label);
-			return;
+			return 0;
 		}
-		p = bc->data + r.start;
-		len = (size_t)(r.end - r.start);
-		if (sec->fields_mode != FIELDS_NONE) {
-			filter_header(sec, p, p + len, tmp);
-			p = tmp->data;
-			len = tmp->len;
-		}
+		start = r.start;
+		end = r.end;
 	}
-	if (sec->partial) {
-		uint64_t off = MIN(sec->offset, (uint64_t)len);
+	if (sec->fields_mode != FIELDS_NONE) {
+		const char *p;
+		size_t len;
 
-		p += off;
-		len = (size_t)MIN((uint64_t)len - off, sec->length);
+		if (bc_read(bc, start, end, tmp, &p, &len) < 0)
+			return -1;
+		buf_clear(tmp2);
+		filter_header(sec, p, p + len, tmp2);
+		start = 0;
+		end = tmp2->len;
+		clip_partial(sec, &start, &end);
+		(void)buf_printf(out, "%s {%llu}\r\n", sec->label,
+				 (unsigned long long)(end - start));
+		(void)buf_append(out, tmp2->data + start, (size_t)(end - start));
+		return 0;
 	}
-	(void)buf_printf(out, "%s {%zu}\r\n", sec->label, len);
-	(void)buf_append(out, p, len);
+	clip_partial(sec, &start, &end);
+	(void)buf_printf(out, "%s {%llu}\r\n", sec->label, (unsigned long long)(end - start));
+	return bc_emit(bc, start, end, out);
 }
 
-static bool needs_body(const struct fetch_req *req, const struct fetch_msg *m)
+/* Items that need the whole body in memory: BODY and a BODYSTRUCTURE not
+   stored are computed by parsing it; sections of mail stored without part
+   offsets too. Several sections of an encrypted body: one whole read
+   instead of one decryption per range (blob.h). */
+static bool needs_whole(const struct fetch_req *req, const struct fetch_msg *m)
 {
-	return req->section_count > 0 || (req->items & FI_BODY) != 0 ||
-	       ((req->items & FI_BODYSTRUCTURE) != 0 &&
-		(m->bodystructure == NULL || m->bodystructure[0] == '\0'));
-}
+	size_t parts_sections = 0;
 
-/* Reads the message body from the blob store into body. */
-static int fetch_load_body(struct imap_job *job, const struct fetch_msg *m, const char *address,
-			   struct buf *body, struct body_ctx *bc)
-{
-	struct blob_error berr = { 0 };
-	struct buf key;
-	int ret;
-
-	buf_init(&key, BLOB_KEY_MAX);
-	ret = blob_key_from_address(address, m->hash, &key, &berr);
-	if (ret == 0)
-		ret = blob_get(job->ms->blob, key.data, body, NULL, &berr);
-	buf_free(&key);
-	if (ret < 0) {
-		/* a message row without its body is the world being wrong */
-		job->failed = true;
-		snprintf(job->error, sizeof(job->error), "op=fetch uid=%u blob %s: %s", m->uid,
-			 blob_err_name(berr.code), berr.msg);
-		return -1;
+	if ((req->items & FI_BODY) != 0 ||
+	    ((req->items & FI_BODYSTRUCTURE) != 0 &&
+	     (m->bodystructure == NULL || m->bodystructure[0] == '\0')))
+		return true;
+	for (size_t i = 0; i < req->section_count; i++) {
+		if (!req->sections[i].whole)
+			parts_sections++;
 	}
-	bc->data = body->data != NULL ? body->data : "";
-	bc->len = body->len;
-	bc->arena = arena_new(16384);
-	return 0;
+	if (parts_sections > 0 && m->parts == NULL)
+		return true;
+	return req->section_count > 1 && blob_key_id(req->job->ms->blob) != NULL;
 }
 
 /* BODYSTRUCTURE (extended) or BODY: stored at delivery, else computed. */
@@ -699,43 +947,57 @@ static void append_meta(const struct fetch_req *req, const struct fetch_msg *m,
 }
 
 static int fetch_one(struct fetch_req *req, struct fetch_msg *m, const char *address,
-		     struct buf *body, struct buf *tmp)
+		     struct buf *body, struct buf *tmp, struct buf *tmp2)
 {
 	struct buf *out = &req->job->out;
-	struct body_ctx bc = { 0 };
+	struct body_ctx bc = { .job = req->job, .m = m, .address = address, .whole = body };
 	struct buf meta;
 	size_t start = out->len;
+	int ret = 0;
 
-	if (needs_body(req, m) && fetch_load_body(req->job, m, address, body, &bc) < 0)
+	buf_init(&bc.key, BLOB_KEY_MAX);
+	buf_clear(body);
+	if (needs_whole(req, m) && bc_load(&bc) < 0) {
+		buf_free(&bc.key);
 		return -1;
+	}
 	/* every item comes with a leading space: the first one's is dropped */
 	buf_init(&meta, 0);
 	append_meta(req, m, &bc, &meta);
 	(void)buf_printf(out, "* %u FETCH (", m->seq);
 	if (meta.len > 0)
 		(void)buf_append(out, meta.data + 1, meta.len - 1);
-	for (size_t i = 0; i < req->section_count; i++) {
+	for (size_t i = 0; i < req->section_count && ret == 0; i++) {
 		const struct fetch_section *sec = &req->sections[i];
 
 		if (i > 0 || meta.len > 0)
 			(void)buf_append_str(out, " ");
 		if (sec->binary == BIN_NONE) {
-			append_section(req, sec, &bc, tmp);
-		} else if (!append_binary(req, sec, &bc, tmp)) {
-			/* RFC 3516 §4.3: drop this message's partial response */
-			out->len = start;
-			out->data[start] = '\0';
-			imap_job_tagged(req->job, "NO", "[UNKNOWN-CTE] Cannot decode message %u",
-					m->seq);
-			buf_free(&meta);
-			arena_free(&bc.arena);
-			return -1;
+			ret = append_section(req, sec, &bc, tmp, tmp2);
+		} else {
+			int r = append_binary(req, sec, &bc, tmp, tmp2);
+
+			if (r == 0) {
+				/* RFC 3516 §4.3: drop this message's partial response */
+				imap_job_tagged(req->job, "NO",
+						"[UNKNOWN-CTE] Cannot decode message %u", m->seq);
+			}
+			ret = r > 0 ? 0 : -1;
 		}
 	}
-	(void)buf_append_str(out, ")\r\n");
+	if (ret == 0 && bc.failed)
+		ret = -1;
+	if (ret == 0) {
+		(void)buf_append_str(out, ")\r\n");
+	} else {
+		out->len = start;
+		if (out->data != NULL)
+			out->data[start] = '\0';
+	}
 	buf_free(&meta);
+	buf_free(&bc.key);
 	arena_free(&bc.arena);
-	return 0;
+	return ret;
 }
 
 static bool in_set(const struct fetch_req *req, uint32_t uid)
@@ -777,7 +1039,7 @@ static void fetch_run(struct imap_job *job)
 	struct store_error err = { 0 };
 	struct store_account account = { 0 };
 	unsigned int fields = STORE_FETCH_KEYWORDS;
-	struct buf body, tmp;
+	struct buf body, tmp, tmp2;
 	bool any_body = req->section_count > 0 || (req->items & (FI_BODY | FI_BODYSTRUCTURE));
 
 	req->job = job;
@@ -792,7 +1054,7 @@ static void fetch_run(struct imap_job *job)
 	if (req->items & FI_BODYSTRUCTURE)
 		fields |= STORE_FETCH_BODYSTRUCTURE;
 	if (any_body)
-		fields |= STORE_FETCH_BLOB;
+		fields |= STORE_FETCH_BLOB | STORE_FETCH_SIZE | STORE_FETCH_PARTS;
 	if (req->vanished && fetch_vanished(req, &err) < 0) {
 		imap_job_fail(job, "fetch", &err);
 		return;
@@ -814,9 +1076,10 @@ static void fetch_run(struct imap_job *job)
 	}
 	buf_init(&body, 0);
 	buf_init(&tmp, 0);
+	buf_init(&tmp2, 0);
 	imap_job_tagged(job, "OK", "FETCH completed");
 	for (size_t i = 0; i < req->count; i++) {
-		if (fetch_one(req, &req->msgs[i], account.primary_address, &body, &tmp) < 0)
+		if (fetch_one(req, &req->msgs[i], account.primary_address, &body, &tmp, &tmp2) < 0)
 			break;
 		if (job->out.len > req->max_output && i + 1 < req->count) {
 			/* RFC 9051 §6.4.5 lets a FETCH answer part of the set */
@@ -828,6 +1091,7 @@ static void fetch_run(struct imap_job *job)
 	}
 	buf_free(&body);
 	buf_free(&tmp);
+	buf_free(&tmp2);
 }
 
 static void fetch_done(struct imap_client *ic, struct imap_job *job)

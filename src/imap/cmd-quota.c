@@ -6,10 +6,12 @@
    Usage is the store's per-account counters (store_account_get:
    message_count and total_bytes of live messages, kept exact in the
    transactions that change messages), so no command counts rows. The
-   limits are the IMAP server's `quota_storage` and `quota_messages`
-   settings, the same for every account; with neither set there is no
-   quota root at all (RFC 9208 §3.4: QUOTAROOT lists no roots). Users may
-   not change limits: SETQUOTA answers NO [NOPERM]. */
+   limits are the account's own (`sora-admin accounts update
+   --quota-storage/--quota-messages`, stored with the account) and, where
+   it has none, the IMAP server's `quota_storage` and `quota_messages`
+   settings; with neither there is no quota root at all (RFC 9208 §3.4:
+   QUOTAROOT lists no roots). Users may not change limits: SETQUOTA
+   answers NO [NOPERM]. */
 #include <string.h>
 
 #include "../deliver/deliver.h"
@@ -27,12 +29,25 @@ static bool quota_enabled(uint64_t limit_bytes, uint64_t limit_messages)
 	return limit_bytes != 0 || limit_messages != 0;
 }
 
+/* The account's own limits first, then the server's. */
+static uint64_t limit_storage(const struct imap_job *job, const struct store_account *acc)
+{
+	return acc->quota_storage != 0 ? acc->quota_storage : job->quota_storage;
+}
+
+static uint64_t limit_messages(const struct imap_job *job, const struct store_account *acc)
+{
+	return acc->quota_messages != 0 ? acc->quota_messages : job->quota_messages;
+}
+
 bool imap_quota_exceeded(const struct imap_job *job, const struct store_account *acc,
 			 uint64_t add_bytes, uint64_t add_messages)
 {
-	if (job->quota_storage != 0 && acc->total_bytes + add_bytes > job->quota_storage)
+	uint64_t bytes = limit_storage(job, acc), messages = limit_messages(job, acc);
+
+	if (bytes != 0 && acc->total_bytes + add_bytes > bytes)
 		return true;
-	return job->quota_messages != 0 && acc->message_count + add_messages > job->quota_messages;
+	return messages != 0 && acc->message_count + add_messages > messages;
 }
 
 /* "* QUOTA "" (STORAGE used limit MESSAGE used limit)": STORAGE in units
@@ -62,6 +77,16 @@ static void quota_run(struct imap_job *job)
 	struct store_error err = {0};
 	struct store_account acc;
 
+	if (store_account_get(job->ms->store, job->account_id, job->arena, &acc, &err) < 0) {
+		imap_job_fail(job, "getquota", &err);
+		return;
+	}
+	req->limit_bytes = limit_storage(job, &acc);
+	req->limit_messages = limit_messages(job, &acc);
+	if (req->mailbox == NULL && !quota_enabled(req->limit_bytes, req->limit_messages)) {
+		imap_job_tagged(job, "NO", "[NONEXISTENT] No such quota root");
+		return;
+	}
 	if (req->mailbox != NULL) {
 		struct store_mailbox mbox;
 
@@ -79,26 +104,18 @@ static void quota_run(struct imap_job *job)
 			(void)buf_append_str(&job->out, " \"\"");
 		(void)buf_append_str(&job->out, "\r\n");
 	}
-	if (quota_enabled(req->limit_bytes, req->limit_messages)) {
-		if (store_account_get(job->ms->store, job->account_id, job->arena, &acc, &err) <
-		    0) {
-			imap_job_fail(job, "getquota", &err);
-			return;
-		}
+	if (quota_enabled(req->limit_bytes, req->limit_messages))
 		quota_line(job, req, &acc);
-	}
 	imap_job_tagged(job, "OK",
 			req->mailbox != NULL ? "GETQUOTAROOT completed" : "GETQUOTA completed");
 }
 
 static enum cmd_ret quota_start(struct imap_cmd *cmd, const char *mailbox, struct imap_job *job)
 {
-	const struct config_server *cfg = cmd->client->srv->cfg;
 	struct quota_req *req = arena_alloc(job->arena, sizeof(*req));
 
-	*req = (struct quota_req){.mailbox = mailbox,
-				  .limit_bytes = cfg->quota_storage,
-				  .limit_messages = cfg->quota_messages};
+	(void)cmd;
+	*req = (struct quota_req){.mailbox = mailbox};
 	job->ctx = req;
 	return imap_job_submit(job);
 }
@@ -123,13 +140,13 @@ enum cmd_ret imap_cmd_getquotaroot(struct imap_cmd *cmd)
 /* GETQUOTA root */
 enum cmd_ret imap_cmd_getquota(struct imap_cmd *cmd)
 {
-	const struct config_server *cfg = cmd->client->srv->cfg;
 	const struct imap_arg *a = cmd->args->count == 1 ? &cmd->args->args[0] : NULL;
 
 	if (a == NULL ||
 	    (a->type != IMAP_ARG_ATOM && a->type != IMAP_ARG_QUOTED && a->type != IMAP_ARG_LITERAL))
 		return imap_cmd_bad(cmd, "GETQUOTA expects a quota root");
-	if (a->str.len != 0 || !quota_enabled(cfg->quota_storage, cfg->quota_messages))
+	/* whether "" exists depends on the account's limits: see quota_run */
+	if (a->str.len != 0)
 		return imap_cmd_no(cmd, "[NONEXISTENT] No such quota root");
 	return quota_start(cmd, NULL, imap_job_new(cmd, quota_run, NULL, false));
 }
@@ -161,10 +178,11 @@ int imap_quota_check_copy(struct imap_job *job, const struct store_uid_range *se
 	struct copy_usage u = {0};
 	struct store_account acc;
 
-	if (job->quota_storage == 0 && job->quota_messages == 0)
+	if (store_account_get(job->ms->store, job->account_id, job->arena, &acc, err) < 0)
+		return -1;
+	if (limit_storage(job, &acc) == 0 && limit_messages(job, &acc) == 0)
 		return 0;
-	if (store_account_get(job->ms->store, job->account_id, job->arena, &acc, err) < 0 ||
-	    store_fetch(job->ms->store, job->mailbox_id, set, set_count, STORE_FETCH_SIZE, 0,
+	if (store_fetch(job->ms->store, job->mailbox_id, set, set_count, STORE_FETCH_SIZE, 0,
 			copy_usage_cb, &u, err) < 0)
 		return -1;
 	return imap_quota_exceeded(job, &acc, u.bytes, u.messages) ? 1 : 0;

@@ -960,11 +960,35 @@ static struct search_req *search_req_new(struct imap_cmd *cmd, struct imap_job *
 	return req->root != NULL ? req : NULL;
 }
 
+/* Sora's per-account search rate limit: false after answering NO. */
+static bool search_allowed(struct imap_cmd *cmd)
+{
+	const struct imap_client *ic = cmd->client;
+	uint64_t wait = search_limiter_take(ic->srv->search_limit, ic->account_id, util_now_ms());
+
+	if (wait == 0)
+		return true;
+	log_info(conn_log(ic->conn), "imap.search_rate_limited", "wait_ms=%llu",
+		 (unsigned long long)wait);
+	imap_cmd_no(cmd,
+		    "[LIMIT] Search rate limit exceeded: %u searches in %llus, "
+		    "please wait %llus before trying again",
+		    ic->srv->cfg->search_rate_limit_per_min,
+		    (unsigned long long)(ic->srv->cfg->search_rate_limit_window_ms / 1000),
+		    (unsigned long long)(wait + 999) / 1000);
+	return false;
+}
+
 enum cmd_ret imap_search_start(struct imap_cmd *cmd, const struct search_spec *spec,
 			       const struct imap_arg *keys, size_t key_count)
 {
-	struct imap_job *job = imap_job_new(cmd, search_run, search_done, true);
-	struct search_req *req = search_req_new(cmd, job, spec, keys, key_count);
+	struct imap_job *job;
+	struct search_req *req;
+
+	if (!search_allowed(cmd))
+		return CMD_DONE;
+	job = imap_job_new(cmd, search_run, search_done, true);
+	req = search_req_new(cmd, job, spec, keys, key_count);
 
 	if (req == NULL) {
 		imap_job_discard(&job);
@@ -1209,6 +1233,8 @@ enum cmd_ret imap_cmd_esearch(struct imap_cmd *cmd)
 	struct multi_ctx *mc;
 	size_t first = 0;
 
+	if (!search_allowed(cmd))
+		return CMD_DONE;
 	job = imap_job_new(cmd, multisearch_run, NULL, false);
 	mc = arena_alloc(job->arena, sizeof(*mc));
 	*mc = (struct multi_ctx){0};

@@ -31,11 +31,16 @@ struct imap_server *imap_server_new(const struct config_server *cfg, bool startt
 	/* setup time, before any loop runs: store_watch() may be called */
 	if (ms != NULL && ms->store != NULL)
 		srv->notify = imap_notify_get(ms->store);
+	srv->search_limit = search_limiter_new(cfg->search_rate_limit_per_min,
+					       cfg->search_rate_limit_window_ms);
 	return srv;
 }
 
 void imap_server_free(struct imap_server **srv)
 {
+	if (*srv == NULL)
+		return;
+	search_limiter_free(&(*srv)->search_limit);
 	free(*srv);
 	*srv = NULL;
 }

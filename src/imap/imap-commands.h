@@ -16,6 +16,7 @@
 #include "../net/loop.h"
 #include "imap-client.h"
 #include "imap-notify.h"
+#include "imap-searchlimit.h"
 #include "imap-parser.h"
 
 enum imap_state {
@@ -46,6 +47,7 @@ struct imap_server {
 	struct auth *auth;           /* NULL: no account store configured */
 	struct worker_pool *workers;
 	struct imap_notify *notify;  /* push of store changes; NULL without a store */
+	struct search_limiter *search_limit; /* limits.search_rate_limit_per_min */
 };
 
 struct imap_client {

@@ -243,3 +243,41 @@ def test_preview(srv):
     typ, caps = m.capability()
     assert b"PREVIEW" in caps[0]
     m.logout()
+
+
+def test_search_rate_limit_per_account(sora):
+    """Sora's limits.search_rate_limit_per_min: counted per account across
+    sessions, refused with NO (the session stays usable), other accounts and
+    other commands unaffected."""
+    s = sora.new()
+    cfg = BASE + """
+    [servers.imap.limits]
+    search_rate_limit_per_min = 3
+    search_rate_limit_window = "1h"
+"""
+    s.write_config(cfg)
+    for who in ("alice", "bob"):
+        r = subprocess.run([str(SORA_ADMIN), "--config", str(s.config_path), "accounts",
+                            "create", "--email", f"{who}@example.org", "--password", "secret"],
+                           capture_output=True, text=True, timeout=T(60))
+        assert r.returncode == 0, r.stderr
+    s.start(cfg)
+    a1, a2 = login(s), login(s)
+    for m in (a1, a2):
+        m.select("INBOX")
+    assert a1.uid("SEARCH", "ALL")[0] == "OK"
+    assert a2.sort("(DATE)", "UTF-8", "ALL")[0] == "OK"
+    assert a1.thread("REFERENCES", "UTF-8", "ALL")[0] == "OK"
+    # the 4th search of the account, from either session, is refused
+    for m in (a1, a2):
+        typ, data = m.search(None, "ALL")
+        assert typ == "NO", (typ, data)
+        assert b"Search rate limit exceeded: 3 searches in 3600s" in data[0], data
+    assert a1.noop()[0] == "OK"
+    assert a1.fetch("1:*", "(FLAGS)")[0] == "OK"
+    b = imaplib.IMAP4("127.0.0.1", s.port("imap"))
+    b.login("bob@example.org", "secret")
+    b.select("INBOX")
+    assert b.search(None, "ALL")[0] == "OK"
+    for m in (a1, a2, b):
+        m.logout()
