@@ -352,7 +352,7 @@ def targets(res):
         return ratio(get(d, "sora", *path, key), get(d, "dovecot", *path, key))
 
     def show(x, unit="×"):
-        return "n/a" if x is None else f"{x:.2f}{unit}"
+        return "n/a" if x is None else f"{x:.2f}{unit}" if x >= 0.1 else f"{x:.2g}{unit}"
 
     if 50 in P["mixed_clients"]:
         x = r("mixed", "total_per_s", "50")
@@ -427,10 +427,12 @@ def rows(res):
                     "bcrypt-12": "bcrypt-12 logins/s"}[scheme]
             out.append(("Logins", f"{what}, {cl(n)}", "/s", "higher",
                         get(lg, "sora", k, "per_s"), get(lg, "dovecot", k, "per_s"), None))
-            out.append(("Logins", f"{scheme} per server CPU-second, {cl(n)}", "/CPU-s",
+            out.append(("Logins", f"{'cheap-hash' if scheme == 'cheap' else scheme} logins "
+                        f"per server CPU-second, {cl(n)}", "/CPU-s",
                         "higher", get(lg, "sora", k, "per_cpu_s"),
                         get(lg, "dovecot", k, "per_cpu_s"), None))
-            out.append(("Logins", f"{scheme} p99, {cl(n)}", "ms", "lower",
+            out.append(("Logins", f"{'cheap-hash' if scheme == 'cheap' else scheme} p99, "
+                        f"{cl(n)}", "ms", "lower",
                         get(lg, "sora", k, "p99_ms"), get(lg, "dovecot", k, "p99_ms"), None))
             if scheme == "bcrypt-12" and n == max(P["login_clients"]):
                 for q in ("noop_p50_ms", "noop_p99_ms"):
@@ -653,6 +655,7 @@ def main():
     outdir = Path(os.environ.get("BENCH_OUT") or lib.REPO / "bench" / "results")
     outdir.mkdir(parents=True, exist_ok=True)
     t_start = time.monotonic()
+    stem = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H%M") + ("-quick" if QUICK else "")
     meta = meta_info(str(sora_bin))
     corpus = lib.Corpus()
     meta.update(corpus_sha256=corpus.sha256, corpus_messages=len(corpus.messages),
@@ -736,7 +739,6 @@ def main():
     meta["wall_s"] = time.monotonic() - t_start
     if os.environ.get("BENCH_NOISE"):
         meta["noise"] = os.environ["BENCH_NOISE"]
-    stem = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H%M") + ("-quick" if QUICK else "")
     meta["charts"] = charts(res, outdir, stem)
     (outdir / f"{stem}.json").write_text(json.dumps({"meta": meta, "results": res}, indent=1)
                                          + "\n")

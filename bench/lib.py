@@ -309,7 +309,11 @@ class Sora(Server):
         if s3_endpoint:
             storage = (f'[storage]\ndriver = "s3"\n\n[s3]\nendpoint = "{s3_endpoint}"\n'
                        f'disable_tls = true\naccess_key = "S3RVER"\nsecret_key = "S3RVER"\n'
-                       f'bucket = "mail"\nencrypt = true\nencryption_key = "{"5a" * 32}"\n')
+                       f'bucket = "mail"\nencrypt = true\nencryption_key = "{"5a" * 32}"\n'
+                       f'\n[local_cache]\npath = "{self.dir}/cache"\n'
+                       f'\n[uploader]\npath = "{self.dir}/uploads"\n')
+            for sub in ("cache", "uploads"):
+                (self.dir / sub).mkdir(exist_ok=True)
         self.config = self.dir / "sora.toml"
         self.config.write_text(f"""
 [logging]
@@ -374,8 +378,12 @@ max_connections_per_ip = 0
         self.proc = subprocess.Popen([str(self.bin), "--config", str(self.config)],
                                      cwd=self.dir, stdin=subprocess.DEVNULL, stdout=self.stderr,
                                      stderr=self.stderr, preexec_fn=_nofile)
-        wait_port(self.imap_port, self.proc, what="sora")
-        wait_port(self.lmtp_port, self.proc, what="sora")
+        try:
+            wait_port(self.imap_port, self.proc, what="sora")
+            wait_port(self.lmtp_port, self.proc, what="sora")
+        except RuntimeError as e:
+            self.stderr.flush()
+            raise RuntimeError(f"{e}; log:\n{self.log_tail(8)}") from None
         return self
 
     def log_tail(self, n=20):
@@ -527,8 +535,11 @@ service anvil {{
         self.proc = subprocess.Popen(["/usr/sbin/dovecot", "-F", "-c", str(self.config)],
                                      cwd=self.dir, stdin=subprocess.DEVNULL, stdout=self.stderr,
                                      stderr=self.stderr, preexec_fn=_nofile)
-        wait_port(self.imap_port, self.proc, what="dovecot")
-        wait_port(self.lmtp_port, self.proc, what="dovecot")
+        try:
+            wait_port(self.imap_port, self.proc, what="dovecot")
+            wait_port(self.lmtp_port, self.proc, what="dovecot")
+        except RuntimeError as e:
+            raise RuntimeError(f"{e}; log:\n{self.log_tail(8)}") from None
         return self
 
     def doveadm(self, *args):

@@ -17,11 +17,13 @@
 #include "deliver/deliver.h"
 #include "lib/arena.h"
 #include "lib/str.h"
+#include "lib/units.h"
 #include "lib/util.h"
 #include "store/store.h"
 
 struct opts {
 	const char *email, *primary, *password, *password_hash, *hash, *file, *mailbox;
+	const char *quota_storage, *quota_messages;
 	bool password_stdin, deleted, make_primary, help;
 };
 
@@ -29,7 +31,9 @@ static const char accounts_usage[] =
 	"Usage: sora-admin [--config FILE] accounts <command> [flags]\n"
 	"\n"
 	"  create  --email E (--password P | --password-stdin | --password-hash H) [--hash SCHEME]\n"
-	"  update  --email E (--password P | --password-stdin | --password-hash H) [--hash SCHEME]\n"
+	"  update  --email E [--password P | --password-stdin | --password-hash H] [--hash SCHEME]\n"
+	"          [--quota-storage SIZE] [--quota-messages N]   (QUOTA limits of this\n"
+	"          account, e.g. 2GiB and 100000; \"default\" = the server's setting)\n"
 	"  show    --email E\n"
 	"  list    [--deleted]\n"
 	"  delete  --email E      (soft delete: no login, no mail; cleanup purges later)\n"
@@ -87,6 +91,10 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			val = &o->file;
 		else if (strcmp(a, "--mailbox") == 0)
 			val = &o->mailbox;
+		else if (strcmp(a, "--quota-storage") == 0)
+			val = &o->quota_storage;
+		else if (strcmp(a, "--quota-messages") == 0)
+			val = &o->quota_messages;
 		else {
 			fprintf(stderr, "sora-admin: unknown flag '%s'\n", a);
 			return -1;
@@ -207,6 +215,60 @@ static void print_time(const char *label, int64_t t)
 	printf("%-10s %s\n", label, buf);
 }
 
+/* --quota-storage SIZE / --quota-messages N: 0 stands for "default". */
+static int parse_quota(const char *flag, const char *v, bool size, uint64_t *r)
+{
+	if (strcmp(v, "default") == 0) {
+		*r = 0;
+		return 0;
+	}
+	if ((size ? units_parse_size(slice_from(v, strlen(v)), r) : str_to_u64(slice_from(v, strlen(v)), r)) <
+		    0 ||
+	    *r > INT64_MAX) {
+		fprintf(stderr, "sora-admin: %s: '%s' is not a %s (or \"default\")\n", flag, v,
+			size ? "size such as 2GiB" : "number");
+		return -1;
+	}
+	return 0;
+}
+
+static int account_set_quota(struct store *st, const struct opts *o)
+{
+	struct arena *a = arena_new(1024);
+	struct store_account acc;
+	struct store_error err;
+	uint64_t bytes, messages;
+	int64_t id;
+	int ret = 1;
+
+	if (store_account_find(st, o->email, false, &id, &err) < 0 ||
+	    store_account_get(st, id, a, &acc, &err) < 0) {
+		ret = fail_store(o->email, &err);
+		goto out;
+	}
+	/* a limit not given keeps its value */
+	bytes = acc.quota_storage;
+	messages = acc.quota_messages;
+	if ((o->quota_storage != NULL &&
+	     parse_quota("--quota-storage", o->quota_storage, true, &bytes) < 0) ||
+	    (o->quota_messages != NULL &&
+	     parse_quota("--quota-messages", o->quota_messages, false, &messages) < 0)) {
+		ret = 2;
+		goto out;
+	}
+	if (store_account_set_quota(st, id, bytes, messages, &err) < 0) {
+		ret = fail_store(o->email, &err);
+		goto out;
+	}
+	printf("updated quota of %s: storage %s%llu, messages %s%llu\n", o->email,
+	       bytes == 0 ? "default " : "", (unsigned long long)bytes,
+	       messages == 0 ? "default " : "", (unsigned long long)messages);
+	ret = 0;
+out:
+	arena_free(&a);
+	return ret;
+}
+
 static int account_show(struct store *st, const char *email, bool include_deleted)
 {
 	struct arena *a = arena_new(4096);
@@ -230,6 +292,10 @@ static int account_show(struct store *st, const char *email, bool include_delete
 		print_time("deleted", acc.deleted_at);
 	printf("%-10s %llu\n%-10s %llu\n", "messages", (unsigned long long)acc.message_count,
 	       "bytes", (unsigned long long)acc.total_bytes);
+	if (acc.quota_storage != 0)
+		printf("%-10s %llu\n", "quota-storage", (unsigned long long)acc.quota_storage);
+	if (acc.quota_messages != 0)
+		printf("%-10s %llu\n", "quota-messages", (unsigned long long)acc.quota_messages);
 	for (size_t i = 0; i < n; i++) {
 		const char *h = creds[i].password_hash, *end = strchr(h, '}');
 
@@ -279,9 +345,13 @@ int admin_accounts(const struct config *cfg, int argc, char **argv)
 			free(hash);
 		}
 	} else if (strcmp(cmd, "update") == 0) {
-		char *hash = make_hash(&o, true);
+		bool quota = o.quota_storage != NULL || o.quota_messages != NULL;
+		bool password = o.password != NULL || o.password_stdin || o.password_hash != NULL;
+		char *hash = password || !quota ? make_hash(&o, true) : NULL;
 
-		if (hash != NULL) {
+		if (quota && (!password || hash != NULL))
+			ret = account_set_quota(st, &o);
+		if (hash != NULL && ret != 2 && (!quota || ret == 0)) {
 			if (store_credential_set_password(st, o.email, hash, &err) < 0)
 				ret = fail_store(o.email, &err);
 			else

@@ -11,11 +11,12 @@
    Each file is written in tmp/ and renamed into cur/, so a reader never
    sees a partial message; the file system is synced once at the end.
    File names are stable (<internaldate>.M<uid>V<uidvalidity>.sora), so
-   exporting again into the same tree skips messages already written with
-   the same flags. Messages are read 500 at a time: memory stays bounded
+   exporting again into the same tree skips messages already written and
+   renames those whose flags changed (messages expunged since stay). Messages are read 500 at a time: memory stays bounded
    for any mailbox size. */
 #include "admin-export.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -40,18 +41,22 @@
 static const char export_usage[] =
 	"Usage: sora-admin [--config FILE] export maildir --email E --maildir-path DIR\n"
 	"                  [--mailbox M] [--mailbox-filter A,B*,...] [--progress[=false]]\n"
+	"                  [--start-date YYYY-MM-DD] [--end-date YYYY-MM-DD]\n"
 	"\n"
 	"Writes the mailboxes of E (all, the one named by --mailbox, or those matching\n"
-	"--mailbox-filter) as a Maildir++ tree in DIR, as Dovecot lays it out: INBOX in\n"
-	"DIR/cur, \"Foo/Bar\" in DIR/.Foo.Bar/ (modified UTF-7 names), flags in the file\n"
+	"--mailbox-filter; only INTERNALDATEs in the --start-date/--end-date days, UTC)\n"
+	"as a Maildir++ tree in DIR, as Dovecot lays it out: INBOX in DIR/cur,\n"
+	"\"Foo/Bar\" in DIR/.Foo.Bar/ (modified UTF-7 names), flags in the file\n"
 	"names (S Seen, R Answered, F Flagged, T Deleted, D Draft; a-z keywords listed\n"
 	"in dovecot-keywords, at most 26 per folder), modification time = INTERNALDATE,\n"
 	"bodies byte-exact. --path is an alias of --maildir-path. Exporting again into\n"
-	"the same DIR skips files already there. Progress goes to stderr once a second;\n"
+	"the same DIR skips files already there and renames those whose flags changed\n"
+	"(messages expunged since are not removed). Progress goes to stderr once a second;\n"
 	"the exit status is 1 when any message could not be written.\n";
 
 struct export_opts {
 	const char *email, *path, *mailbox, *filter;
+	int64_t start_date, end_date; /* INTERNALDATE range, 0 = open */
 	bool progress, help;
 };
 
@@ -73,7 +78,7 @@ struct exporter {
 	struct export_opts o;
 	struct mail_services ms;
 	char *address;
-	uint64_t total, done, written, skipped, failed, bytes, dropped_keywords;
+	uint64_t total, done, written, skipped, reflagged, failed, bytes, dropped_keywords;
 	uint64_t start_ms, last_progress_ms;
 };
 
@@ -227,9 +232,75 @@ static void info_part(struct exporter *ex, const struct row *r, const char **kwn
 	out[n] = '\0';
 }
 
-static void export_one(struct exporter *ex, const char *dir, const struct store_mailbox *mb,
-		       const struct row *r, const char **kwnames, size_t kwcount)
+/* The names in cur/ of an earlier export (ours end in ".sora:2,…"),
+   sorted, so that a re-export finds a message's file by its stable base
+   name whatever its flags were. */
+struct existing {
+	char **names;
+	size_t count, cap;
+};
+
+static int name_cmp(const void *a, const void *b)
 {
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void existing_load(const char *dir, struct existing *ex)
+{
+	char path[4200];
+	struct dirent *de;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "%s/cur", dir);
+	d = opendir(path);
+	if (d == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		if (strstr(de->d_name, ".sora:2,") == NULL)
+			continue;
+		if (ex->count == ex->cap) {
+			ex->cap = ex->cap == 0 ? 256 : ex->cap * 2;
+			ex->names = xrealloc(ex->names, ex->cap * sizeof(*ex->names));
+		}
+		ex->names[ex->count++] = xstrdup(de->d_name);
+	}
+	(void)closedir(d);
+	if (ex->count > 1)
+		qsort(ex->names, ex->count, sizeof(*ex->names), name_cmp);
+}
+
+/* The file written earlier for base ("<base>:2,<flags>"), or NULL. */
+static const char *existing_find(const struct existing *ex, const char *base)
+{
+	size_t lo = 0, hi = ex->count, blen = strlen(base);
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (strcmp(ex->names[mid], base) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < ex->count && strncmp(ex->names[lo], base, blen) == 0 &&
+	    ex->names[lo][blen] == ':')
+		return ex->names[lo];
+	return NULL;
+}
+
+static void existing_free(struct existing *ex)
+{
+	for (size_t i = 0; i < ex->count; i++)
+		free(ex->names[i]);
+	free(ex->names);
+	*ex = (struct existing){ 0 };
+}
+
+static void export_one(struct exporter *ex, const char *dir, const struct store_mailbox *mb,
+		       const struct row *r, const char **kwnames, size_t kwcount,
+		       const struct existing *old)
+{
+	const char *prev;
 	struct blob_error berr = { 0 };
 	struct timespec times[2];
 	char base[128], info[64], tmp[4300], dst[4300];
@@ -242,9 +313,20 @@ static void export_one(struct exporter *ex, const char *dir, const struct store_
 		 mb->uidvalidity);
 	info_part(ex, r, kwnames, kwcount, info);
 	snprintf(dst, sizeof(dst), "%s/cur/%s%s", dir, base, info);
-	if (stat(dst, &st) == 0 && (uint64_t)st.st_size == r->size) {
-		ex->skipped++;
-		return;
+	prev = existing_find(old, base);
+	if (prev != NULL) {
+		snprintf(tmp, sizeof(tmp), "%s/cur/%s", dir, prev);
+		if (stat(tmp, &st) == 0 && (uint64_t)st.st_size == r->size) {
+			if (strcmp(prev + strlen(base), info) == 0) {
+				ex->skipped++;
+				return;
+			}
+			/* the same message, its flags changed since: rename, as a MUA would */
+			if (rename(tmp, dst) == 0) {
+				ex->reflagged++;
+				return;
+			}
+		}
 	}
 	snprintf(tmp, sizeof(tmp), "%s/tmp/%s", dir, base);
 	buf_init(&key, BLOB_KEY_MAX);
@@ -285,6 +367,7 @@ static int export_mailbox(struct exporter *ex, const struct store_mailbox *mb)
 {
 	struct arena *a = arena_new(8192);
 	struct page pg = { 0 };
+	struct existing old = { 0 };
 	struct store_error err;
 	struct buf dir, kwfile;
 	const char **kw = NULL;
@@ -330,6 +413,7 @@ static int export_mailbox(struct exporter *ex, const struct store_mailbox *mb)
 			strerror(errno));
 		goto out;
 	}
+	existing_load(dir.data, &old);
 	pg.rows = xcalloc(EXPORT_PAGE, sizeof(*pg.rows));
 	pg.arena = arena_new(16384);
 	for (;;) {
@@ -345,7 +429,12 @@ static int export_mailbox(struct exporter *ex, const struct store_mailbox *mb)
 			goto out;
 		}
 		for (size_t i = 0; i < pg.count; i++) {
-			export_one(ex, dir.data, mb, &pg.rows[i], kw, kwcount);
+			if ((ex->o.start_date != 0 && pg.rows[i].internal_date < ex->o.start_date) ||
+			    (ex->o.end_date != 0 && pg.rows[i].internal_date > ex->o.end_date)) {
+				ex->done++;
+				continue;
+			}
+			export_one(ex, dir.data, mb, &pg.rows[i], kw, kwcount, &old);
 			progress(ex, false);
 		}
 		if (pg.count < EXPORT_PAGE || pg.rows[pg.count - 1].uid == UINT32_MAX)
@@ -355,6 +444,7 @@ static int export_mailbox(struct exporter *ex, const struct store_mailbox *mb)
 	ret = 0;
 out:
 	free(pg.rows);
+	existing_free(&old);
 	arena_free(&pg.arena);
 	buf_free(&dir);
 	buf_free(&kwfile);
@@ -375,6 +465,17 @@ static int parse(int argc, char **argv, struct export_opts *o)
 			o->progress = true;
 		} else if (strcmp(a, "--progress=false") == 0) {
 			o->progress = false;
+		} else if (strcmp(a, "--start-date") == 0 || strcmp(a, "--end-date") == 0) {
+			bool is_end = strcmp(a, "--end-date") == 0;
+
+			if (i + 1 >= argc ||
+			    admin_parse_date(a, argv[i + 1], is_end,
+					     is_end ? &o->end_date : &o->start_date) < 0) {
+				if (i + 1 >= argc)
+					fprintf(stderr, "sora-admin: export: %s needs a value\n", a);
+				return -1;
+			}
+			i++;
 		} else if (strcmp(a, "--email") == 0) {
 			val = &o->email;
 		} else if (strcmp(a, "--maildir-path") == 0 || strcmp(a, "--path") == 0) {
@@ -506,9 +607,10 @@ int admin_export(const struct config *cfg, int argc, char **argv)
 	progress(&ex, true);
 	secs = (double)(util_now_ms() - ex.start_ms) / 1000.0;
 	printf("exported %s to %s: %llu messages written (%.1f MB), %llu already there, "
-	       "%llu failed, %zu mailboxes; %.1f s\n",
+	       "%llu with new flags, %llu failed, %zu mailboxes; %.1f s\n",
 	       ex.address, ex.o.path, (unsigned long long)ex.written, (double)ex.bytes / 1e6,
-	       (unsigned long long)ex.skipped, (unsigned long long)ex.failed, exported, secs);
+	       (unsigned long long)ex.skipped, (unsigned long long)ex.reflagged,
+	       (unsigned long long)ex.failed, exported, secs);
 	if (ex.dropped_keywords > 0)
 		fprintf(stderr, "sora-admin: export: %llu keywords beyond Maildir's 26 per "
 				"folder were not written\n",

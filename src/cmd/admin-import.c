@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include <openssl/evp.h>
+#include <zlib.h>
 
 #include "deliver/deliver.h"
 #include "imap/imap-utf7.h"
@@ -54,9 +55,11 @@ static const char import_usage[] =
 	"\n"
 	"  maildir --email E --maildir-path DIR [--dry-run] [--preserve-flags[=false]]\n"
 	"          [--mailbox-prefix P] [--mailbox-filter A,B,...] [--batch-size N]\n"
-	"          [--jobs N] [--progress[=false]]\n"
+	"          [--jobs N] [--start-date YYYY-MM-DD] [--end-date YYYY-MM-DD]\n"
+	"          [--progress[=false]]\n"
 	"  mbox    --email E --path FILE --mailbox M [--dry-run] [--preserve-flags[=false]]\n"
-	"          [--batch-size N] [--progress[=false]]\n"
+	"          [--batch-size N] [--jobs N] [--start-date D] [--end-date D]\n"
+	"          [--progress[=false]]\n"
 	"\n"
 	"maildir reads a Maildir++ tree as Dovecot writes it: cur/ and new/ of DIR are\n"
 	"INBOX, .Foo.Bar/ is \"Foo/Bar\" (modified UTF-7 names decoded to UTF-8; a\n"
@@ -67,6 +70,8 @@ static const char import_usage[] =
 	"--maildir-path. With --mailbox-prefix P every mailbox goes under P/ (INBOX\n"
 	"becomes P/INBOX). --mailbox-filter imports only the named mailboxes (names\n"
 	"before the prefix).\n"
+	"--start-date/--end-date import only messages whose INTERNALDATE falls in\n"
+	"those days (UTC, both included).\n"
 	"\n"
 	"mbox reads one mbox file (mboxrd or mboxo: \"From \" lines separate messages,\n"
 	"\">From \" is unquoted) into mailbox M; Status:/X-Status: give the flags.\n"
@@ -81,6 +86,7 @@ static const char import_usage[] =
 struct import_opts {
 	const char *email, *path, *prefix, *mailbox, *filter;
 	unsigned int batch_size, jobs;
+	int64_t start_date, end_date; /* INTERNALDATE range, 0 = open */
 	bool dry_run, preserve_flags, progress, help;
 };
 
@@ -209,7 +215,7 @@ struct importer {
 	   blob store fsyncs every body, so one thread would mostly wait */
 	struct arena *job_arenas[IMPORT_JOBS_MAX];
 
-	uint64_t total, processed, imported, duplicates, failed, bytes;
+	uint64_t total, processed, imported, duplicates, failed, bytes, out_of_range;
 	uint64_t mailboxes, created;
 	uint64_t start_ms, last_progress_ms;
 };
@@ -251,55 +257,6 @@ static void sha256(const char *data, size_t len, uint8_t md[32], char hex_r[65])
 	hex_r[64] = '\0';
 }
 
-static const char *addr_text(struct arena *a, const struct mime_sort_addr *sa)
-{
-	if (sa->mailbox == NULL)
-		return NULL;
-	return arena_printf(a, "%s%s%s@%s%s", sa->display != NULL ? sa->display : "",
-			    sa->display != NULL ? " <" : "", sa->mailbox,
-			    sa->domain != NULL ? sa->domain : "", sa->display != NULL ? ">" : "");
-}
-
-/* The columns deliver_message() stores (src/deliver/deliver.c), kept in
-   step by hand like cmd-append.c's copy: imported mail must search, sort
-   and fetch like delivered mail. */
-static int fill_headers(struct arena *a, const struct mime_message *m, struct store_headers *h)
-{
-	struct buf b;
-
-	buf_init(&b, 0);
-	if (mime_envelope(m->root->envelope, &b) < 0)
-		goto fail;
-	h->envelope = arena_strndup(a, b.data, b.len);
-	buf_clear(&b);
-	if (mime_bodystructure(m->root, true, &b) < 0)
-		goto fail;
-	h->bodystructure = arena_strndup(a, b.data, b.len);
-	buf_clear(&b);
-	for (unsigned i = 0; i < m->reference_count; i++)
-		(void)buf_printf(&b, "%s<%s>", i == 0 ? "" : " ", m->references[i]);
-	h->references = b.len > 0 ? arena_strndup(a, b.data, b.len) : NULL;
-	buf_free(&b);
-	h->subject = m->subject;
-	h->base_subject = m->base_subject;
-	h->from = addr_text(a, &m->from);
-	h->to = addr_text(a, &m->to);
-	h->cc = addr_text(a, &m->cc);
-	h->sort_from = m->from.mailbox != NULL ? arena_strdup(a, m->from.mailbox) : NULL;
-	h->sort_to = m->to.mailbox != NULL ? arena_strdup(a, m->to.mailbox) : NULL;
-	h->sort_cc = m->cc.mailbox != NULL ? arena_strdup(a, m->cc.mailbox) : NULL;
-	h->display_from = m->from.display;
-	h->display_to = m->to.display;
-	h->message_id = m->message_id;
-	h->in_reply_to = m->in_reply_to;
-	h->preview = m->preview;
-	h->sent_date = m->date;
-	return 0;
-fail:
-	buf_free(&b);
-	return -1;
-}
-
 /* A mail file starts with a header field ("Name:" with a printable ASCII
    name). The MIME parser accepts anything, so this is what tells a stray
    file (a Dovecot index, a note, an empty file) from a message. */
@@ -339,27 +296,11 @@ static void batch_release(struct importer *imp)
    thread: touches only p and its own arena). */
 static void prepare_one(struct importer *imp, struct pending *p, struct arena *a)
 {
-	struct blob_error berr = { 0 };
-	struct mime_message *m;
-	const char *why = NULL;
-	struct buf key;
+	char err[320];
 
-	if (mime_parse(p->data, p->len, a, &m, &why) < 0 ||
-	    fill_headers(a, m, &p->msg.headers) < 0) {
-		p->error = xstrdup(why != NULL ? why : "message structure too large");
-		return;
-	}
-	buf_init(&key, BLOB_KEY_MAX);
-	if (blob_key_from_address(imp->address, p->msg.content_hash, &key, &berr) < 0 ||
-	    blob_put(imp->ms.blob, key.data, p->data, p->len, &berr) < 0) {
-		char msg[320];
-
-		snprintf(msg, sizeof(msg), "blob store: %s", berr.msg);
-		p->error = xstrdup(msg);
-	}
-	buf_free(&key);
-	p->msg.size = m->size;
-	p->msg.body_text = m->text;
+	if (deliver_prepare(&imp->ms, imp->address, p->data, p->len, a, &p->msg, err,
+			    sizeof(err)) < 0)
+		p->error = xstrdup(err);
 }
 
 struct job {
@@ -512,6 +453,12 @@ static void import_message(struct importer *imp, char *data, size_t len, uint32_
 	char hex[65];
 
 	imp->processed++;
+	if ((imp->o.start_date != 0 && internal_date < imp->o.start_date) ||
+	    (imp->o.end_date != 0 && internal_date > imp->o.end_date)) {
+		imp->out_of_range++;
+		free(data);
+		goto out;
+	}
 	why = check_message(data, len);
 	if (why != NULL) {
 		report_failure(imp, label, why);
@@ -543,9 +490,6 @@ static void import_message(struct importer *imp, char *data, size_t len, uint32_
 		p->msg.keyword_count = keyword_count;
 	}
 	p->msg.internal_date = internal_date != 0 ? internal_date : (int64_t)time(NULL);
-	p->msg.content_hash = arena_strdup(imp->batch_arena, hex);
-	if (blob_key_id(imp->ms.blob) != NULL)
-		p->msg.blob_key_id = (uint32_t)strtoul(blob_key_id(imp->ms.blob), NULL, 16);
 	imp->batch_count++;
 	imp->batch_bytes += len;
 	if (imp->batch_count >= imp->o.batch_size || imp->batch_bytes >= IMPORT_BATCH_BYTES)
@@ -556,7 +500,47 @@ out:
 
 /* ---- Maildir ----------------------------------------------------------- */
 
-/* Reads a whole file. NULL with *why_r on error. */
+/* Dovecot's zlib plugin stores Maildir files gzip-compressed: inflated
+   here, so the message (and its hash) is what IMAP served. */
+static char *gunzip(char *data, size_t *len, const char **why_r)
+{
+	z_stream zs = { 0 };
+	struct buf out;
+	char chunk[65536];
+	int rc;
+
+	if (inflateInit2(&zs, 16 + MAX_WBITS) != Z_OK) {
+		*why_r = "zlib: out of memory";
+		return NULL;
+	}
+	buf_init(&out, IMPORT_MSG_MAX);
+	zs.next_in = (unsigned char *)data;
+	zs.avail_in = (uInt)*len;
+	do {
+		zs.next_out = (unsigned char *)chunk;
+		zs.avail_out = sizeof(chunk);
+		rc = inflate(&zs, Z_NO_FLUSH);
+		if ((rc != Z_OK && rc != Z_STREAM_END) ||
+		    buf_append(&out, chunk, sizeof(chunk) - zs.avail_out) < 0) {
+			*why_r = rc != Z_OK && rc != Z_STREAM_END ? "corrupt gzip data"
+								  : "larger than 256 MiB";
+			(void)inflateEnd(&zs);
+			buf_free(&out);
+			return NULL;
+		}
+		if (rc == Z_OK && zs.avail_in == 0 && zs.avail_out != 0) {
+			*why_r = "truncated gzip data";
+			(void)inflateEnd(&zs);
+			buf_free(&out);
+			return NULL;
+		}
+	} while (rc != Z_STREAM_END);
+	(void)inflateEnd(&zs);
+	*len = out.len;
+	return out.data != NULL ? out.data : xstrdup("");
+}
+
+/* Reads a whole file (gzip inflated). NULL with *why_r on error. */
 static char *read_whole(const char *path, size_t *len_r, struct stat *st_r, const char **why_r)
 {
 	struct buf b;
@@ -585,6 +569,15 @@ static char *read_whole(const char *path, size_t *len_r, struct stat *st_r, cons
 		}
 	}
 	(void)close(fd);
+	if (b.len > 2 && (unsigned char)b.data[0] == 0x1f && (unsigned char)b.data[1] == 0x8b) {
+		size_t len = b.len;
+		char *plain = gunzip(b.data, &len, why_r);
+
+		buf_free(&b);
+		if (plain != NULL)
+			*len_r = len;
+		return plain;
+	}
 	*len_r = b.len;
 	return b.data != NULL ? b.data : xstrdup("");
 }
@@ -796,8 +789,8 @@ static int scan_fs_layout(const char *dir, const char *parent, struct folder_lis
 		if (!is_dir(path))
 			continue;
 		if (admin_maildir_name_decode(de->d_name, '\0', &name) < 0) {
-			fprintf(stderr, "sora-admin: import: %s: folder name is neither modified "
-					"UTF-7 nor UTF-8\n", path);
+			fprintf(stderr, "sora-admin: import: %s: folder name not imported (an empty "
+					"level, or neither modified UTF-7 nor UTF-8)\n", path);
 			ret = -1;
 			continue;
 		}
@@ -853,8 +846,8 @@ static int find_folders(const char *root, struct folder_list *fl)
 		if (!is_dir(path) || !is_maildir(path))
 			continue;
 		if (admin_maildir_name_decode(de->d_name + 1, '.', &name) < 0) {
-			fprintf(stderr, "sora-admin: import: %s: folder name is neither modified "
-					"UTF-7 nor UTF-8\n", path);
+			fprintf(stderr, "sora-admin: import: %s: folder name not imported (an empty "
+					"level, or neither modified UTF-7 nor UTF-8)\n", path);
 			ret = -1;
 			continue;
 		}
@@ -864,7 +857,8 @@ static int find_folders(const char *root, struct folder_list *fl)
 	buf_free(&name);
 	if (scan_fs_layout(root, "", fl) < 0)
 		ret = -1;
-	qsort(fl->items, fl->count, sizeof(*fl->items), folder_cmp);
+	if (fl->count > 1)
+		qsort(fl->items, fl->count, sizeof(*fl->items), folder_cmp);
 	return ret;
 }
 
@@ -1019,7 +1013,8 @@ static void mbox_emit(struct importer *imp, struct buf *msg, int64_t date, uint6
 		char *data = xmalloc(msg->len + 1);
 		uint32_t flags;
 
-		memcpy(data, msg->data, msg->len);
+		if (msg->len > 0)
+			memcpy(data, msg->data, msg->len);
 		data[msg->len] = '\0';
 		flags = mbox_flags(data, msg->len);
 		import_message(imp, data, msg->len, flags, NULL, 0, date, label);
@@ -1126,6 +1121,19 @@ static int parse_bool(const char *flag, const char *v, bool *out)
 	return 0;
 }
 
+int admin_parse_date(const char *flag, const char *s, bool end_of_day, int64_t *t_r)
+{
+	struct tm tm = { 0 };
+	const char *end = strptime(s, "%Y-%m-%d", &tm);
+
+	if (end == NULL || *end != '\0') {
+		fprintf(stderr, "sora-admin: %s: expected YYYY-MM-DD, not '%s'\n", flag, s);
+		return -1;
+	}
+	*t_r = (int64_t)timegm(&tm) + (end_of_day ? 86399 : 0);
+	return 0;
+}
+
 static int parse(int argc, char **argv, struct import_opts *o)
 {
 	*o = (struct import_opts){ .batch_size = IMPORT_BATCH_DEFAULT, .jobs = IMPORT_JOBS_DEFAULT,
@@ -1161,6 +1169,17 @@ static int parse(int argc, char **argv, struct import_opts *o)
 			val = &o->mailbox;
 		} else if (strcmp(a, "--mailbox-filter") == 0) {
 			val = &o->filter;
+		} else if (strcmp(a, "--start-date") == 0 || strcmp(a, "--end-date") == 0) {
+			bool is_end = strcmp(a, "--end-date") == 0;
+
+			if (i + 1 >= argc ||
+			    admin_parse_date(a, argv[i + 1], is_end,
+					     is_end ? &o->end_date : &o->start_date) < 0) {
+				if (i + 1 >= argc)
+					fprintf(stderr, "sora-admin: import: %s needs a value\n", a);
+				return -1;
+			}
+			i++;
 		} else if (strcmp(a, "--jobs") == 0) {
 			uint32_t n;
 
@@ -1273,6 +1292,9 @@ int admin_import(const struct config *cfg, int argc, char **argv)
 	       (unsigned long long)imp.failed, (unsigned long long)imp.mailboxes,
 	       (unsigned long long)imp.created, imp.o.dry_run ? "to create" : "created", secs,
 	       secs > 0 ? (double)imp.processed / secs : 0.0);
+	if (imp.out_of_range > 0)
+		printf("%llu messages outside --start-date/--end-date were left out\n",
+		       (unsigned long long)imp.out_of_range);
 	if (imp.failed > 0)
 		fprintf(stderr, "sora-admin: import: %llu of %llu messages failed (named above)\n",
 			(unsigned long long)imp.failed, (unsigned long long)imp.processed);

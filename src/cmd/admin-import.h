@@ -6,6 +6,7 @@
    normal write path. Returns the exit status. */
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "config/config.h"
 
@@ -22,5 +23,9 @@ int admin_maildir_name_decode(const char *dirname, char sep, struct buf *out);
 /* --mailbox-filter: a comma-separated list of names, "Foo*" matching
    every name starting with "Foo"; NULL matches everything. */
 bool admin_mailbox_filter_match(const char *filter, const char *name);
+
+/* --start-date/--end-date "YYYY-MM-DD" (UTC) to Unix time: the day's
+   first second, or its last with end_of_day. -1 (reported) when bad. */
+int admin_parse_date(const char *flag, const char *s, bool end_of_day, int64_t *t_r);
 
 #endif

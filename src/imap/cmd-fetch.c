@@ -11,6 +11,7 @@
    into the reply without a second copy of the body; BODY and mail stored
    without offsets parse the body again (src/mime). Bodies are sent as
    stored, so the lengths agree with RFC822.SIZE. */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -76,12 +77,35 @@ struct fetch_msg {
 	const char *keywords;
 	int64_t internal_date;
 	uint64_t size;
-	char hash[BLOB_HASH_HEX_LEN + 1];
+	const char *hash; /* content hash, when the body may be read */
 	const char *envelope, *bodystructure;
 	const char *preview;
 	const void *parts; /* stored part offsets, NULL: parse */
 	size_t parts_len;
 	bool flags_changed;
+};
+
+/* A big literal goes to the client while it is being read: the worker
+   hands the reply over in chunks, the loop queues each one and gives the
+   next turn only once the connection's queued output is below
+   STREAM_HIGH (checked on a short timer: the connection's DRAINED event
+   belongs to the session). The worker thread waits meanwhile, so a slow
+   client costs a worker, not memory. */
+#define STREAM_MIN (1u << 20)        /* literals from this size are streamed */
+#define STREAM_CHUNK (256u * 1024)
+#define STREAM_HIGH (1u << 20)
+#define STREAM_POLL_MS 2
+
+struct fetch_stream {
+	pthread_mutex_t mu;
+	pthread_cond_t cond;
+	struct conn *conn;
+	struct loop *loop;
+	struct timer timer;
+	struct buf chunk;   /* with the loop while busy */
+	bool busy;
+	bool aborted;       /* the connection went away: stop */
+	bool started;       /* bytes went out: a failure now must close */
 };
 
 struct fetch_req {
@@ -99,7 +123,106 @@ struct fetch_req {
 	struct fetch_msg *msgs;
 	size_t count, cap;
 	struct imap_job *job;
+	struct fetch_stream *stream; /* NULL until a big literal comes */
+	bool stream_broken;          /* failed mid-literal: close (fetch_done) */
+	uint64_t stream_flushes;     /* job->out handed over this many times */
 };
+
+/* ---- streaming (see struct fetch_stream) ---------------------------------- */
+
+static void stream_release(struct fetch_stream *st)
+{
+	pthread_mutex_lock(&st->mu);
+	st->busy = false;
+	pthread_cond_signal(&st->cond);
+	pthread_mutex_unlock(&st->mu);
+}
+
+/* Loop side: the next turn once the output queue is low enough. */
+static void stream_check(struct fetch_stream *st)
+{
+	struct conn *c = st->conn;
+
+	if (conn_session(c) == NULL || conn_is_closing(c))
+		st->aborted = true;
+	else if (conn_output_pending(c) > STREAM_HIGH) {
+		loop_timer_start(st->loop, &st->timer, STREAM_POLL_MS);
+		return;
+	}
+	stream_release(st);
+}
+
+static void stream_timer(struct timer *t)
+{
+	stream_check(t->ctx);
+}
+
+static void stream_send(void *ctx)
+{
+	struct fetch_stream *st = ctx;
+	struct conn *c = st->conn;
+
+	if (conn_session(c) != NULL && !conn_is_closing(c) && st->chunk.len > 0 &&
+	    conn_send(c, st->chunk.data, st->chunk.len) < 0)
+		st->aborted = true;
+	buf_clear(&st->chunk);
+	stream_check(st);
+}
+
+/* Worker side: waits for the loop's turn, then hands it job->out. -1
+   when the connection went away. */
+static int stream_flush(struct fetch_req *req)
+{
+	struct fetch_stream *st = req->stream;
+	struct buf tmp;
+
+	if (st == NULL) {
+		st = req->stream = xcalloc(1, sizeof(*st));
+		pthread_mutex_init(&st->mu, NULL);
+		pthread_cond_init(&st->cond, NULL);
+		st->conn = req->job->conn;
+		st->loop = conn_loop(st->conn);
+		timer_init(&st->timer, stream_timer, st);
+		buf_init(&st->chunk, 0);
+	}
+	pthread_mutex_lock(&st->mu);
+	while (st->busy)
+		pthread_cond_wait(&st->cond, &st->mu);
+	pthread_mutex_unlock(&st->mu);
+	if (st->aborted)
+		return -1;
+	if (req->job->out.len == 0)
+		return 0;
+	/* a swap, not a copy: job->out goes on with the emptied chunk */
+	tmp = st->chunk;
+	st->chunk = req->job->out;
+	req->job->out = tmp;
+	buf_clear(&req->job->out);
+	st->busy = true;
+	st->started = true;
+	req->stream_flushes++;
+	loop_post(st->loop, stream_send, st);
+	return 0;
+}
+
+/* Worker side, at the end: the last chunk is in the loop's hands (and
+   queued before what the completion sends); wait for it, then free. */
+static void stream_end(struct fetch_req *req)
+{
+	struct fetch_stream *st = req->stream;
+
+	if (st == NULL)
+		return;
+	pthread_mutex_lock(&st->mu);
+	while (st->busy)
+		pthread_cond_wait(&st->cond, &st->mu);
+	pthread_mutex_unlock(&st->mu);
+	buf_free(&st->chunk);
+	pthread_cond_destroy(&st->cond);
+	pthread_mutex_destroy(&st->mu);
+	free(st);
+	req->stream = NULL;
+}
 
 /* ---- item parsing (on the loop) ----------------------------------------- */
 
@@ -324,13 +447,11 @@ static int fetch_cb(const struct store_message *msg, void *ctx)
 	if (seq == 0)
 		return 0; /* not announced to this session yet */
 	if (req->count == req->cap) {
-		size_t cap = req->cap == 0 ? 64 : req->cap * 2;
-		struct fetch_msg *n = arena_alloc(a, cap * sizeof(*n));
-
-		if (req->count > 0)
-			memcpy(n, req->msgs, req->count * sizeof(*n));
-		req->msgs = n;
-		req->cap = cap;
+		/* malloc'ed (job->owned): doubling in the arena would keep every
+		   old copy of a 100,000-message array */
+		req->cap = req->cap == 0 ? 64 : req->cap * 2;
+		req->msgs = xrealloc(req->msgs, req->cap * sizeof(*req->msgs));
+		req->job->owned = req->msgs;
 	}
 	m = &req->msgs[req->count++];
 	*m = (struct fetch_msg){
@@ -359,7 +480,7 @@ static int fetch_cb(const struct store_message *msg, void *ctx)
 		m->parts_len = msg->headers.parts_len;
 	}
 	if (msg->content_hash != NULL && strlen(msg->content_hash) == BLOB_HASH_HEX_LEN)
-		memcpy(m->hash, msg->content_hash, BLOB_HASH_HEX_LEN + 1);
+		m->hash = arena_strdup(a, msg->content_hash);
 	return 0;
 }
 
@@ -588,9 +709,22 @@ static int bc_read(struct body_ctx *bc, uint64_t start, uint64_t end, struct buf
 	return 0;
 }
 
+/* Into the reply; a streamed one is handed to the loop every STREAM_CHUNK. */
+struct emit_ctx {
+	struct fetch_req *req; /* NULL: not streamed */
+	struct buf *out;
+};
+
 static int append_chunk(void *ctx, const void *data, size_t len, struct blob_error *err)
 {
-	if (buf_append(ctx, data, len) < 0) {
+	struct emit_ctx *ec = ctx;
+
+	if (ec->req != NULL && ec->out->len >= STREAM_CHUNK && stream_flush(ec->req) < 0) {
+		err->code = BLOB_IO;
+		snprintf(err->msg, sizeof(err->msg), "client went away");
+		return -1;
+	}
+	if (buf_append(ec->out, data, len) < 0) {
 		err->code = BLOB_IO;
 		snprintf(err->msg, sizeof(err->msg), "reply too large");
 		return -1;
@@ -601,10 +735,12 @@ static int append_chunk(void *ctx, const void *data, size_t len, struct blob_err
 /* Appends bytes [start, end) of the message to out, from the blob store
    straight into the reply when the body is not in memory. Exactly
    end - start bytes (the literal announced them), else a failure. */
-static int bc_emit(struct body_ctx *bc, uint64_t start, uint64_t end, struct buf *out)
+static int bc_emit(struct body_ctx *bc, struct fetch_req *req, uint64_t start, uint64_t end,
+		   struct buf *out)
 {
 	struct blob_error berr = { 0 };
 	struct blob_read_info info;
+	struct emit_ctx ec = { .req = end - start >= STREAM_MIN ? req : NULL, .out = out };
 	const char *key;
 
 	if (start >= end)
@@ -619,10 +755,17 @@ static int bc_emit(struct body_ctx *bc, uint64_t start, uint64_t end, struct buf
 	}
 	if (bc->failed || (key = bc_key(bc)) == NULL)
 		return -1;
-	if (blob_get_range_stream(bc->job->ms->blob, key, start, end - start, append_chunk, out,
-				  &info, &berr) < 0)
+	if (ec.req != NULL && stream_flush(req) < 0)
+		return bc_fail(bc, "client", &(struct blob_error){ BLOB_IO, "went away" });
+	if (blob_get_range_stream(bc->job->ms->blob, key, start, end - start, append_chunk, &ec,
+				  &info, &berr) < 0) {
+		if (req->stream != NULL && req->stream->started)
+			req->stream_broken = true;
 		return bc_fail(bc, "blob range", &berr);
+	}
 	if (info.size != end - start) {
+		if (req->stream != NULL && req->stream->started)
+			req->stream_broken = true;
 		berr.code = BLOB_CORRUPT;
 		snprintf(berr.msg, sizeof(berr.msg), "body shorter than its size (%llu of %llu)",
 			 (unsigned long long)info.size, (unsigned long long)(end - start));
@@ -708,33 +851,95 @@ static const char *header_cte(const char *p, const char *end, struct arena *a)
 	return found != NULL && found_len > 0 ? arena_strndup(a, found, found_len) : NULL;
 }
 
-/* The content of a part without its transfer encoding (RFC 3516), into
-   out. -1: an encoding we cannot undo ([UNKNOWN-CTE]). */
-static int binary_decode(const char *encoding, const char *p, size_t len, struct buf *out)
-{
-	GMimeContentEncoding enc;
+/* Undoing a part's transfer encoding (RFC 3516) as its bytes stream in,
+   keeping only the decoded bytes [from, to): a partial BINARY of a big
+   attachment holds neither the encoded part nor all of its content. */
+struct bin_stream {
 	GMimeEncoding st;
-	char chunk[8192];
+	bool identity;
+	uint64_t pos, from, to; /* decoded offsets */
+	struct buf *out;
+	bool done;
+};
 
+/* 0: the encoding is known (the stream is set up), -1: [UNKNOWN-CTE]. */
+static int bin_stream_init(struct bin_stream *bs, const char *encoding, uint64_t from,
+			   uint64_t to, struct buf *out)
+{
+	*bs = (struct bin_stream){ .from = from, .to = to, .out = out };
 	if (identity_encoding(encoding))
-		return buf_append(out, p, len) < 0 ? -1 : 0;
-	if (strcasecmp(encoding, "base64") == 0)
-		enc = GMIME_CONTENT_ENCODING_BASE64;
+		bs->identity = true;
+	else if (strcasecmp(encoding, "base64") == 0)
+		g_mime_encoding_init_decode(&bs->st, GMIME_CONTENT_ENCODING_BASE64);
 	else if (strcasecmp(encoding, "quoted-printable") == 0)
-		enc = GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE;
+		g_mime_encoding_init_decode(&bs->st, GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE);
 	else
 		return -1;
-	g_mime_encoding_init_decode(&st, enc);
-	while (len > 0) {
-		size_t take = MIN(len, (size_t)4096), n;
+	return 0;
+}
 
-		n = g_mime_encoding_step(&st, p, take, chunk);
-		if (buf_append(out, chunk, n) < 0)
-			return -1;
+static void bin_keep(struct bin_stream *bs, const char *p, size_t n)
+{
+	uint64_t from = bs->pos, to = bs->pos + n;
+
+	bs->pos = to;
+	if (to > bs->from && from < bs->to) {
+		uint64_t a = MAX(from, bs->from), z = MIN(to, bs->to);
+
+		(void)buf_append(bs->out, p + (a - from), (size_t)(z - a));
+	}
+	if (to >= bs->to)
+		bs->done = true;
+}
+
+static int bin_chunk(void *ctx, const void *data, size_t len, struct blob_error *err)
+{
+	struct bin_stream *bs = ctx;
+	const char *p = data;
+	char chunk[8192];
+
+	while (len > 0 && !bs->done) {
+		size_t take = MIN(len, (size_t)4096);
+
+		if (bs->identity)
+			bin_keep(bs, p, take);
+		else
+			bin_keep(bs, chunk, g_mime_encoding_step(&bs->st, p, take, chunk));
 		p += take;
 		len -= take;
 	}
-	return buf_append(out, chunk, g_mime_encoding_flush(&st, "", 0, chunk)) < 0 ? -1 : 0;
+	if (bs->done) {
+		/* enough: stop reading (bin_stream_run tells this from a failure) */
+		err->code = BLOB_IO;
+		snprintf(err->msg, sizeof(err->msg), "enough");
+		return -1;
+	}
+	return 0;
+}
+
+/* Decodes the body bytes [start, end) of the message into bs. */
+static int bin_stream_run(struct body_ctx *bc, struct bin_stream *bs, uint64_t start,
+			  uint64_t end)
+{
+	struct blob_error berr = { 0 };
+	const char *key;
+	char chunk[8192];
+
+	if (bc->loaded) {
+		end = MIN(end, (uint64_t)bc->len);
+		if (start < end)
+			(void)bin_chunk(bs, bc->data + start, (size_t)(end - start), &berr);
+	} else if (start < end) {
+		if (bc->failed || (key = bc_key(bc)) == NULL)
+			return -1;
+		if (blob_get_range_stream(bc->job->ms->blob, key, start, end - start, bin_chunk,
+					  bs, NULL, &berr) < 0 &&
+		    !bs->done)
+			return bc_fail(bc, "blob range", &berr);
+	}
+	if (!bs->done && !bs->identity)
+		bin_keep(bs, chunk, g_mime_encoding_flush(&bs->st, "", 0, chunk));
+	return 0;
 }
 
 /* [start, end) narrowed to the section's <offset.length>. */
@@ -754,6 +959,7 @@ static int append_binary(struct fetch_req *req, const struct fetch_section *sec,
 {
 	struct buf *out = &req->job->out;
 	const char *p, *error, *encoding = NULL;
+	struct bin_stream bs;
 	size_t len;
 	uint64_t start, end;
 
@@ -792,22 +998,31 @@ static int append_binary(struct fetch_req *req, const struct fetch_section *sec,
 				return -1;
 			encoding = header_cte(p, p + len, bc_arena(bc));
 		}
-		if (bc_read(bc, r.start, r.end, tmp, &p, &len) < 0)
-			return -1;
-		if (binary_decode(encoding, p, len, tmp2) < 0)
+		if (bin_stream_init(&bs, encoding, 0, UINT64_MAX, tmp2) < 0)
 			return 0;
-		p = tmp2->data != NULL ? tmp2->data : "";
-		len = tmp2->len;
 		if (sec->binary == BIN_SIZE) {
-			(void)buf_printf(out, "%s %zu", sec->label, len);
+			uint64_t size = r.end - r.start;
+
+			/* the size decoded at delivery, else decode and count */
+			if (!bs.identity && part->binary_size != UINT64_MAX) {
+				size = part->binary_size;
+			} else if (!bs.identity) {
+				if (bin_stream_run(bc, &bs, r.start, r.end) < 0)
+					return -1;
+				size = tmp2->len;
+			}
+			(void)buf_printf(out, "%s %llu", sec->label, (unsigned long long)size);
 			return 1;
 		}
 		if (sec->partial) {
-			uint64_t off = MIN(sec->offset, (uint64_t)len);
-
-			p += off;
-			len = (size_t)MIN((uint64_t)len - off, sec->length);
+			bs.from = sec->offset;
+			bs.to = sec->length > UINT64_MAX - sec->offset ? UINT64_MAX
+								       : sec->offset + sec->length;
 		}
+		if (bin_stream_run(bc, &bs, r.start, r.end) < 0)
+			return -1;
+		p = tmp2->data != NULL ? tmp2->data : "";
+		len = tmp2->len;
 	}
 	/* literal8 only where a NUL makes it necessary (RFC 3516 §4.2) */
 	(void)buf_printf(out, "%s %s{%zu}\r\n", sec->label,
@@ -859,13 +1074,12 @@ static int append_section(struct fetch_req *req, const struct fetch_section *sec
 	}
 	clip_partial(sec, &start, &end);
 	(void)buf_printf(out, "%s {%llu}\r\n", sec->label, (unsigned long long)(end - start));
-	return bc_emit(bc, start, end, out);
+	return bc_emit(bc, req, start, end, out);
 }
 
 /* Items that need the whole body in memory: BODY and a BODYSTRUCTURE not
    stored are computed by parsing it; sections of mail stored without part
-   offsets too. Several sections of an encrypted body: one whole read
-   instead of one decryption per range (blob.h). */
+   offsets too. */
 static bool needs_whole(const struct fetch_req *req, const struct fetch_msg *m)
 {
 	size_t parts_sections = 0;
@@ -880,7 +1094,11 @@ static bool needs_whole(const struct fetch_req *req, const struct fetch_msg *m)
 	}
 	if (parts_sections > 0 && m->parts == NULL)
 		return true;
-	return req->section_count > 1 && blob_key_id(req->job->ms->blob) != NULL;
+	/* encrypted: every range read decrypts the whole object, so a part
+	   (which costs a header and a body range) or several sections read
+	   it once; BODY[] alone still streams */
+	return blob_key_id(req->job->ms->blob) != NULL &&
+	       (parts_sections > 0 || req->section_count > 1);
 }
 
 /* BODYSTRUCTURE (extended) or BODY: stored at delivery, else computed. */
@@ -953,6 +1171,7 @@ static int fetch_one(struct fetch_req *req, struct fetch_msg *m, const char *add
 	struct body_ctx bc = { .job = req->job, .m = m, .address = address, .whole = body };
 	struct buf meta;
 	size_t start = out->len;
+	uint64_t flushes = req->stream_flushes;
 	int ret = 0;
 
 	buf_init(&bc.key, BLOB_KEY_MAX);
@@ -989,6 +1208,9 @@ static int fetch_one(struct fetch_req *req, struct fetch_msg *m, const char *add
 		ret = -1;
 	if (ret == 0) {
 		(void)buf_append_str(out, ")\r\n");
+	} else if (req->stream_flushes != flushes) {
+		/* its start is gone already: fetch_done closes the connection */
+		req->stream_broken = true;
 	} else {
 		out->len = start;
 		if (out->data != NULL)
@@ -1081,6 +1303,11 @@ static void fetch_run(struct imap_job *job)
 	for (size_t i = 0; i < req->count; i++) {
 		if (fetch_one(req, &req->msgs[i], account.primary_address, &body, &tmp, &tmp2) < 0)
 			break;
+		/* a long reply goes out as it grows (whole messages at a time),
+		   at the pace the client reads it */
+		if (job->out.len >= STREAM_CHUNK * 4 && i + 1 < req->count &&
+		    stream_flush(req) < 0)
+			break;
 		if (job->out.len > req->max_output && i + 1 < req->count) {
 			/* RFC 9051 §6.4.5 lets a FETCH answer part of the set */
 			imap_job_tagged(job, "NO", "[LIMIT] Response too large, fetched up to "
@@ -1089,6 +1316,7 @@ static void fetch_run(struct imap_job *job)
 			break;
 		}
 	}
+	stream_end(req);
 	buf_free(&body);
 	buf_free(&tmp);
 	buf_free(&tmp2);
@@ -1098,6 +1326,9 @@ static void fetch_done(struct imap_client *ic, struct imap_job *job)
 {
 	const struct fetch_req *req = job->ctx;
 
+	/* part of a literal went out: the client cannot resynchronise */
+	if (req->stream_broken)
+		conn_close(ic->conn, "fetch failed in a streamed literal");
 	if (req->seen_modseq != 0)
 		imap_own_change(ic, req->seen_modseq);
 }

@@ -59,6 +59,8 @@ struct sv_run {
 	char error[SIEVE_ERROR_MAX];
 
 	struct sv_msgview hv;
+	const struct mime_part *mime; /* body test: parsed once, in a */
+	bool mime_done;
 	struct vartab globals;
 	const char *flags; /* imap4flags internal variable, space-separated */
 
@@ -100,6 +102,10 @@ void sv_run_fail(struct sv_run *r, const char *fmt, ...)
 	if (vsnprintf(r->error, sizeof(r->error), fmt, ap) < 0)
 		r->error[0] = '\0';
 	va_end(ap);
+	for (char *p = r->error; *p != '\0'; p++) { /* it goes to the log */
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
+	}
 }
 
 static bool has_ext(const struct frame *f, enum sv_ext e)
@@ -362,18 +368,73 @@ static const char *decoded(struct sv_run *r, const char *raw)
 	return mime_header_decode(slice_cstr(raw), r->ta);
 }
 
+/* a local part that is not a dot-atom (RFC 5322 §3.4.1) is shown quoted */
+static bool needs_quoting(const char *local)
+{
+	static const char atext[] = "!#$%&'*+-/=?^_`{|}~";
+	bool dot_ok = false;
+
+	if (local[0] == '\0')
+		return true;
+	for (const char *p = local; *p != '\0'; p++) {
+		unsigned char c = (unsigned char)*p;
+
+		if (c == '.') {
+			if (!dot_ok || p[1] == '\0')
+				return true;
+			dot_ok = false;
+			continue;
+		}
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c >= 0x80 || strchr(atext, c) != NULL))
+			return true;
+		dot_ok = true;
+	}
+	return false;
+}
+
+static const char *quoted_address(struct sv_run *r, const char *local, const char *domain)
+{
+	struct buf b;
+	const char *out;
+
+	buf_init(&b, 0);
+	(void)buf_append(&b, "\"", 1);
+	for (const char *p = local; *p != '\0'; p++) {
+		if (*p == '"' || *p == '\\')
+			(void)buf_append(&b, "\\", 1);
+		(void)buf_append(&b, p, 1);
+	}
+	(void)buf_printf(&b, "\"@%s", domain);
+	out = arena_strndup(r->ta, b.data, b.len);
+	buf_free(&b);
+	return out;
+}
+
 static void address_values(struct sv_run *r, const char *raw, const struct sv_opts *o,
 			   struct vals *vs)
 {
 	struct mime_address *list = mime_address_parse(slice_cstr(raw), r->ta);
 	bool any = false;
 
+	if (strcmp(raw, "<>") == 0) { /* the null address, as Pigeonhole shows it */
+		if (o->addrpart == AP_ALL)
+			vals_add(r, vs, SLICE_LIT("<>"));
+		return;
+	}
 	for (struct mime_address *ad = list; ad != NULL; ad = ad->next) {
 		const char *v;
 
 		if (ad->mailbox == NULL || ad->domain == NULL)
 			continue; /* group start/end */
 		any = true;
+		if (strcmp(ad->mailbox, "MISSING_MAILBOX") == 0)
+			continue;
+		if (o->addrpart == AP_ALL && ad->domain[0] != '\0' &&
+		    strcmp(ad->domain, "MISSING_DOMAIN") != 0 && needs_quoting(ad->mailbox)) {
+			vals_add(r, vs, slice_cstr(quoted_address(r, ad->mailbox, ad->domain)));
+			continue;
+		}
 		if (strcmp(ad->domain, "MISSING_DOMAIN") == 0 && o->addrpart == AP_ALL) {
 			vals_add(r, vs, slice_cstr(ad->mailbox));
 			continue;
@@ -609,7 +670,11 @@ static int test_body(struct sv_run *r, struct frame *f, const struct sv_node *t)
 				types[i] = (struct sv_str){ .s = s.ptr, .len = s.len };
 			}
 		}
-		n = sv_msg_body_parts(r->msg->data, r->msg->len, types, ntypes,
+		if (!r->mime_done) {
+			r->mime = sv_msg_structure(r->msg->data, r->msg->len, r->a);
+			r->mime_done = true;
+		}
+		n = sv_msg_body_parts(r->msg->data, r->msg->len, r->mime, types, ntypes,
 				      o->transform == BT_TEXT, MAX_BODY_BYTES, r->ta, &parts);
 		for (size_t i = 0; i < n; i++)
 			vals_add(r, &vs, parts[i]);
@@ -1338,9 +1403,10 @@ static int exec_cmd(struct sv_run *r, struct frame *f, const struct sv_node *n)
 			enum sieve_action_type t = r->acts[i].type;
 
 			if (t == SIEVE_ACT_KEEP || t == SIEVE_ACT_FILEINTO ||
-			    t == SIEVE_ACT_REDIRECT || t == SIEVE_ACT_VACATION)
-				return conflict_reject(r, "an earlier delivering action") < 0 ? EX_ERR
-											      : EX_ERR;
+			    t == SIEVE_ACT_REDIRECT || t == SIEVE_ACT_VACATION) {
+				(void)conflict_reject(r, "an earlier delivering action");
+				return EX_ERR;
+			}
 		}
 		if ((a = act_new(r, SIEVE_ACT_REJECT)) == NULL)
 			return EX_ERR;
@@ -1429,7 +1495,8 @@ void sieve_execute(const struct sieve_script *script, const struct sieve_message
 {
 	static const struct sieve_env no_env = { 0 };
 	struct sieve_result_mem *mem = xcalloc(1, sizeof(*mem));
-	struct sv_run r = { .msg = msg, .env = env == NULL ? &no_env : env };
+	struct sieve_message m = *msg;
+	struct sv_run r = { .msg = &m, .env = env == NULL ? &no_env : env };
 	struct frame main = { .script = script, .name = "" };
 	int ret;
 
@@ -1442,8 +1509,11 @@ void sieve_execute(const struct sieve_script *script, const struct sieve_message
 	sv_limits_norm(limits != NULL ? limits : &script->limits, &r.lim);
 	r.deadline = util_now_ms() + r.lim.max_execution_ms;
 	r.flags = "";
-	sv_msg_index(&r.hv, msg->data == NULL ? "" : msg->data, msg->data == NULL ? 0 : msg->len,
-		     r.a);
+	if (m.data == NULL) {
+		m.data = "";
+		m.len = 0;
+	}
+	sv_msg_index(&r.hv, m.data, m.len, r.a);
 
 	ret = exec_block(&r, &main, script->root);
 	if (ret == EX_ERR || r.failed) {

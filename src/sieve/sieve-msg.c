@@ -313,23 +313,31 @@ static void walk(struct body_walk *w, const struct mime_part *p, unsigned int de
 	add_part(w, p);
 }
 
-size_t sv_msg_body_parts(const char *data, size_t len, const struct sv_str *types, size_t ntypes,
-			 bool text_only, size_t max_bytes, struct arena *a, struct slice **parts_r)
+const struct mime_part *sv_msg_structure(const char *data, size_t len, struct arena *a)
 {
 	struct mime_limits lim = MIME_LIMITS_DEFAULT;
-	struct body_walk w = { .data = data, .len = len, .max = max_bytes, .types = types,
-			       .ntypes = ntypes, .text_only = text_only, .a = a };
 	struct mime_message *m;
 	const char *error;
 
 	lim.max_depth = 20;
 	lim.max_parts = 500;
 	lim.max_text = 1; /* the search text is not needed here */
-	if (mime_parse_limits(data, len, &lim, a, &m, &error) < 0) {
-		*parts_r = NULL;
+	if (mime_parse_limits(data, len, &lim, a, &m, &error) < 0)
+		return NULL;
+	return m->root;
+}
+
+size_t sv_msg_body_parts(const char *data, size_t len, const struct mime_part *root,
+			 const struct sv_str *types, size_t ntypes, bool text_only,
+			 size_t max_bytes, struct arena *a, struct slice **parts_r)
+{
+	struct body_walk w = { .data = data, .len = len, .max = max_bytes, .types = types,
+			       .ntypes = ntypes, .text_only = text_only, .a = a };
+
+	*parts_r = NULL;
+	if (root == NULL)
 		return 0;
-	}
-	walk(&w, m->root, 0);
+	walk(&w, root, 0);
 	*parts_r = w.parts;
 	return w.n;
 }

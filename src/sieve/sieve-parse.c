@@ -48,6 +48,12 @@ void sv_error(struct sieve_error *err, unsigned int line, unsigned int col, cons
 	} else if (snprintf(err->msg, sizeof(err->msg), "%s", msg) < 0) {
 		err->msg[0] = '\0';
 	}
+	/* the text goes back to ManageSieve clients and into logs: script
+	   strings quoted in it must not carry line breaks or controls */
+	for (char *p = err->msg; *p != '\0'; p++) {
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
+	}
 }
 
 static void adv(struct lexer *l)
@@ -332,7 +338,7 @@ static struct sv_str mkstr(const struct token *t)
 static int parse_test(struct parser *ps, struct sv_node **node_r);
 
 /* arguments = *argument [ test / test-list ] */
-static int parse_arguments(struct parser *ps, struct sv_node *n, bool is_test)
+static int parse_arguments(struct parser *ps, struct sv_node *n)
 {
 	size_t cap = 0;
 
@@ -445,7 +451,6 @@ static int parse_arguments(struct parser *ps, struct sv_node *n, bool is_test)
 		ps->l.depth--;
 		return peek_next(ps);
 	}
-	(void)is_test;
 	return 0;
 }
 
@@ -463,7 +468,7 @@ static int parse_test(struct parser *ps, struct sv_node **node_r)
 	n->line = ps->tok.line;
 	n->col = ps->tok.col;
 	*node_r = n;
-	if (peek_next(ps) < 0 || parse_arguments(ps, n, true) < 0)
+	if (peek_next(ps) < 0 || parse_arguments(ps, n) < 0)
 		return -1;
 	ps->l.depth--;
 	return 0;
@@ -480,7 +485,7 @@ static int parse_command(struct parser *ps, struct sv_node **node_r)
 	n->line = ps->tok.line;
 	n->col = ps->tok.col;
 	*node_r = n;
-	if (peek_next(ps) < 0 || parse_arguments(ps, n, false) < 0)
+	if (peek_next(ps) < 0 || parse_arguments(ps, n) < 0)
 		return -1;
 	if (ps->tok.kind == T_SEMI)
 		return peek_next(ps);

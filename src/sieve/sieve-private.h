@@ -197,10 +197,15 @@ struct sv_msgview {
 };
 
 void sv_msg_index(struct sv_msgview *v, const char *data, size_t len, struct arena *a);
-/* Decoded text of body parts matching content types (NULL: :text). Each
-   element of *parts_r is one part; at most max_bytes in total. */
-size_t sv_msg_body_parts(const char *data, size_t len, const struct sv_str *types, size_t ntypes,
-			 bool text_only, size_t max_bytes, struct arena *a, struct slice **parts_r);
+struct mime_part;
+/* The MIME structure for the body test, parsed once per run (NULL when
+   the message cannot be parsed). */
+const struct mime_part *sv_msg_structure(const char *data, size_t len, struct arena *a);
+/* Decoded text of body parts matching content types (text_only: :text).
+   Each element of *parts_r is one part; at most max_bytes in total. */
+size_t sv_msg_body_parts(const char *data, size_t len, const struct mime_part *root,
+			 const struct sv_str *types, size_t ntypes, bool text_only,
+			 size_t max_bytes, struct arena *a, struct slice **parts_r);
 /* Split "local@domain" style address into parts; false when the part
    does not exist (no detail). sep: subaddress separator. */
 bool sv_address_part(const char *local, const char *domain, enum sv_addrpart part,

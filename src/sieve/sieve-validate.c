@@ -997,8 +997,6 @@ static int compile_requires(struct vctx *v, struct sv_node *first)
 	}
 	if (has(v, EXT_VACATION_SECONDS))
 		v->req |= EXT_BIT(EXT_VACATION); /* RFC 6131 §2: implies vacation */
-	if (has(v, EXT_EREJECT) && !has(v, EXT_REJECT))
-		v->req |= 0;
 	return 0;
 }
 

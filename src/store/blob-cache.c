@@ -455,8 +455,9 @@ static int cache_mkdirs(const char *root, const char *hash)
 	return 0;
 }
 
-/* A cached body serves the range from disk; a miss reads only the range
-   from below and caches nothing (a whole read fills the cache). */
+/* A cached body serves the range from disk. A range from the start (BODY[],
+   a header) is a read of the body that fills the cache when it reads to
+   the end; any other miss reads only the range from below. */
 static int cache_get_range(struct blob *b, const char *key, uint64_t offset, uint64_t len,
 			   struct blob_sink *sink, struct blob_read_info *info_r,
 			   struct blob_error *err)
@@ -468,6 +469,8 @@ static int cache_get_range(struct blob *b, const char *key, uint64_t offset, uin
 
 	if (!cache_hash_of(key, hash) || cache_file_path(c->path, hash, path, sizeof(path)) < 0)
 		return blob_inner_get_range(b, key, offset, len, sink, info_r, err);
+	if (offset == 0)
+		return blob_range_via_get(b, key, offset, len, sink, info_r, err);
 	pthread_mutex_lock(&c->mu);
 	e = cache_find(c, hash);
 	if (e != NULL) {

@@ -108,6 +108,11 @@ int blob_istream_init_fd(struct blob_istream *in, int fd, struct blob_error *err
 /* Reads exactly len bytes (fewer only at the end: *len_r). */
 int blob_istream_read_full(struct blob_istream *in, void *buf, size_t len, size_t *len_r,
 			   struct blob_error *err);
+/* The generic range read: b's own get() through a sink that keeps the
+   range and stops the transfer past it. */
+int blob_range_via_get(struct blob *b, const char *key, uint64_t offset, uint64_t len,
+		       struct blob_sink *sink, struct blob_read_info *info_r,
+		       struct blob_error *err);
 /* Bytes [offset, offset + len) of an open regular file into sink, by
    pread() in chunks (fewer at the end of the file). */
 int blob_fd_range(int fd, uint64_t offset, uint64_t len, struct blob_sink *sink,

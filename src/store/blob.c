@@ -551,8 +551,10 @@ static int blob_range_sink_write(struct blob_sink *sink, const void *data, size_
 				    err) < 0)
 			return -1;
 	}
-	if (to >= s->end) {
-		/* all of the range is out: stop reading (not an error, see below) */
+	if (to > s->end) {
+		/* all of the range is out: stop reading (not an error, see below).
+		   A range up to the object's end lets the read complete, so a
+		   whole read through a cache still fills it. */
 		s->done = true;
 		blob_error_set(err, BLOB_IO, "range complete");
 		return -1;
@@ -571,9 +573,9 @@ static int blob_range_sink_reset(struct blob_sink *sink, struct blob_error *err)
 	return 0;
 }
 
-static int blob_range_generic(struct blob *b, const char *key, uint64_t offset, uint64_t len,
-			      struct blob_sink *sink, struct blob_read_info *info_r,
-			      struct blob_error *err)
+int blob_range_via_get(struct blob *b, const char *key, uint64_t offset, uint64_t len,
+		       struct blob_sink *sink, struct blob_read_info *info_r,
+		       struct blob_error *err)
 {
 	struct blob_range_sink s = {
 		.sink = { .write = blob_range_sink_write, .reset = blob_range_sink_reset },
@@ -597,7 +599,7 @@ static int blob_range_call(struct blob *b, const char *key, uint64_t offset, uin
 {
 	if (b->v->get_range != NULL)
 		return b->v->get_range(b, key, offset, len, sink, info_r, err);
-	return blob_range_generic(b, key, offset, len, sink, info_r, err);
+	return blob_range_via_get(b, key, offset, len, sink, info_r, err);
 }
 
 static int blob_do_range(struct blob *b, const char *key, uint64_t offset, uint64_t len,

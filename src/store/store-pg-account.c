@@ -104,8 +104,8 @@ fail:
 
 #define PG_ACCOUNT_COLUMNS                                                                    \
 	"SELECT a.id, a.created_at, a.deleted_at, a.message_count, a.total_bytes, "          \
-	"(SELECT address FROM credentials WHERE account_id = a.id AND is_primary) "          \
-	"FROM accounts a "
+	"(SELECT address FROM credentials WHERE account_id = a.id AND is_primary), "         \
+	"COALESCE(a.quota_storage, 0), COALESCE(a.quota_messages, 0) FROM accounts a "
 
 static void pg_account_row(const PGresult *r, int row, struct arena *arena,
 			   struct store_account *a)
@@ -117,6 +117,8 @@ static void pg_account_row(const PGresult *r, int row, struct arena *arena,
 		.message_count = (uint64_t)pg_int(r, row, 3),
 		.total_bytes = (uint64_t)pg_int(r, row, 4),
 		.primary_address = pg_dup(arena, r, row, 5),
+		.quota_storage = (uint64_t)pg_int(r, row, 6),
+		.quota_messages = (uint64_t)pg_int(r, row, 7),
 	};
 }
 
@@ -233,6 +235,34 @@ int pg_account_restore(struct store *st, int64_t account_id, struct store_error 
 			account_id) < 0) {
 		pg_write_rollback(pg, c);
 		return -1;
+	}
+	return pg_write_commit(pg, c, err);
+}
+
+int pg_account_set_quota(struct store *st, int64_t account_id, uint64_t quota_storage,
+			 uint64_t quota_messages, struct store_error *err)
+{
+	struct store_pg *pg = pg_from(st);
+	struct pg_params p = { 0 };
+	struct pg_conn *c;
+	uint64_t changes = 0;
+
+	if (pg_write_begin(pg, &c, err) < 0)
+		return -1;
+	/* NULL, not 0, for "server default", as in the SQLite schema */
+	pg_p_int(&p, (int64_t)quota_storage);
+	pg_p_int(&p, (int64_t)quota_messages);
+	pg_p_int(&p, account_id);
+	if (pg_run(c,
+		   "UPDATE accounts SET quota_storage = NULLIF($1, 0), "
+		   "quota_messages = NULLIF($2, 0) WHERE id = $3",
+		   &p, &changes, err) < 0) {
+		pg_write_rollback(pg, c);
+		return -1;
+	}
+	if (changes == 0) {
+		pg_write_rollback(pg, c);
+		return pg_not_found(err, "account", account_id);
 	}
 	return pg_write_commit(pg, c, err);
 }

@@ -191,8 +191,8 @@ static const char pg_append_sql[] =
 	"WITH d AS (INSERT INTO message_data (account_id, content_hash, blob_key_id, envelope, "
 	"bodystructure, subject, base_subject, from_text, to_text, cc_text, bcc_text, "
 	"sort_from, sort_to, sort_cc, display_from, display_to, message_id, in_reply_to, refs, "
-	"preview, sent_date) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, "
-	"$14, $15, $16, $17, $18, $19, $20, $21) "
+	"preview, sent_date, parts) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, "
+	"$13, $14, $15, $16, $17, $18, $19, $20, $21, $33) "
 	"ON CONFLICT (account_id, content_hash) DO NOTHING RETURNING id), "
 	"f AS (INSERT INTO message_fts (data_id, account_id, tsv) SELECT id, $1, "
 	"setweight(to_tsvector('simple', $22), 'A') || setweight(to_tsvector('simple', $23), 'B') "
@@ -272,6 +272,7 @@ static int pg_append_build(struct pg_conn *c, struct pg_mailbox *mb, struct stor
 	pg_p_int(p, m->internal_date);
 	pg_p_int(p, now);
 	pg_p_int(p, (int64_t)m->size);
+	pg_p_bytea(p, h->parts_len > 0 ? h->parts : NULL, h->parts_len);
 	pg_count_in(mb, m->flags, m->size, 1);
 	item->uid_r = uid;
 	item->modseq_r = mb->highest_modseq;
@@ -905,11 +906,12 @@ static const struct pg_fetch_cols pg_fetch_groups[] = {
 	  "d.sort_from, d.sort_to, d.sort_cc, d.display_from, d.display_to, d.message_id, "
 	  "d.in_reply_to, d.refs, d.sent_date" },
 	{ STORE_FETCH_PREVIEW, ", d.preview" },
+	{ STORE_FETCH_PARTS, ", d.parts" },
 };
 
 #define PG_FETCH_DATA_FIELDS                                                                  \
 	(STORE_FETCH_BLOB | STORE_FETCH_ENVELOPE | STORE_FETCH_BODYSTRUCTURE |                \
-	 STORE_FETCH_HEADERS | STORE_FETCH_PREVIEW)
+	 STORE_FETCH_HEADERS | STORE_FETCH_PREVIEW | STORE_FETCH_PARTS)
 
 static void pg_fetch_sql(unsigned int fields, bool by_modseq, struct buf *sql)
 {
@@ -969,6 +971,20 @@ static void pg_fetch_row(const PGresult *r, int row, unsigned int fields,
 	}
 	if ((fields & STORE_FETCH_PREVIEW) != 0)
 		m->headers.preview = pg_text(r, row, col++);
+	if ((fields & STORE_FETCH_PARTS) != 0 && !PQgetisnull(r, row, col)) {
+		/* text-format bytea ("\\x…"): decoded into a buffer the caller
+		   frees after the callback (pg_fetch_rows) */
+		size_t len = 0;
+		unsigned char *parts = PQunescapeBytea((const unsigned char *)PQgetvalue(r, row, col),
+						       &len);
+
+		if (parts != NULL && len > 0) {
+			m->headers.parts = parts;
+			m->headers.parts_len = len;
+		} else {
+			PQfreemem(parts);
+		}
+	}
 }
 
 static bool pg_set_has(const struct store_uid_range *set, size_t count, uint32_t uid)
@@ -997,10 +1013,12 @@ static int pg_fetch_rows(const PGresult *r, unsigned int fields,
 	struct store_message m;
 
 	for (int i = 0; i < n; i++) {
+		int stop;
+
 		pg_fetch_row(r, i, fields, &m);
-		if (filter && !pg_set_has(set, set_count, m.uid))
-			continue;
-		if (cb(&m, ctx) != 0)
+		stop = filter && !pg_set_has(set, set_count, m.uid) ? 0 : cb(&m, ctx);
+		PQfreemem((void *)m.headers.parts);
+		if (stop != 0)
 			return 1;
 	}
 	return 0;

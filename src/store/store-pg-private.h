@@ -105,6 +105,8 @@ void pg_p_textn(struct pg_params *p, const char *s, size_t len);
 /* "" for NULL. */
 void pg_p_text0(struct pg_params *p, const char *s);
 void pg_p_bool(struct pg_params *p, bool v);
+/* $n+1 as bytea, binary (NULL = SQL NULL). */
+void pg_p_bytea(struct pg_params *p, const void *data, size_t len);
 /* An array literal built with pg_arr_*() (text format), of type oid. */
 void pg_p_array(struct pg_params *p, const struct buf *literal, Oid oid);
 
@@ -246,6 +248,8 @@ int pg_account_find(struct store *st, const char *address, bool include_deleted,
 		    int64_t *account_id_r, struct store_error *err);
 int pg_account_delete(struct store *st, int64_t account_id, struct store_error *err);
 int pg_account_restore(struct store *st, int64_t account_id, struct store_error *err);
+int pg_account_set_quota(struct store *st, int64_t account_id, uint64_t quota_storage,
+			 uint64_t quota_messages, struct store_error *err);
 int pg_credential_lookup(struct store *st, const char *address, struct arena *arena,
 			 struct store_credential *cred_r, struct store_error *err);
 int pg_credential_add(struct store *st, int64_t account_id, const char *address,

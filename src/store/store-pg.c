@@ -37,6 +37,7 @@
 /* any fixed number, the same on every node: serialises migrations */
 #define PG_MIGRATION_LOCK 0x536f72614d696772LL /* "SoraMigr" */
 
+#define PG_BYTEAOID 17
 #define PG_INT8OID 20
 #define PG_TEXTOID 25
 
@@ -162,6 +163,17 @@ void pg_p_textn(struct pg_params *p, const char *s, size_t len)
 	p->values[i] = s;
 	p->lengths[i] = (int)len;
 	/* binary text is the raw bytes: no NUL terminator needed */
+	p->formats[i] = 1;
+}
+
+void pg_p_bytea(struct pg_params *p, const void *data, size_t len)
+{
+	int i = pg_p_next(p);
+
+	REQUIRE(len <= INT32_MAX);
+	p->types[i] = PG_BYTEAOID;
+	p->values[i] = data;
+	p->lengths[i] = (int)len;
 	p->formats[i] = 1;
 }
 
@@ -920,6 +932,7 @@ const struct store_vfuncs store_pg_vfuncs = {
 	.account_find = pg_account_find,
 	.account_delete = pg_account_delete,
 	.account_restore = pg_account_restore,
+	.account_set_quota = pg_account_set_quota,
 	.credential_lookup = pg_credential_lookup,
 	.credential_add = pg_credential_add,
 	.credential_delete = pg_credential_delete,

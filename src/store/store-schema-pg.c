@@ -175,8 +175,19 @@ static const char v1_initial[] =
 	");\n"
 	"CREATE INDEX auth_blocks_until ON auth_blocks(until);\n";
 
+/* Version 2, as SQLite's: the MIME part offsets of each content (NULL for
+   mail stored before), and per-account QUOTA limits (NULL = the server
+   default). */
+static const char v2_parts_quota[] =
+	"ALTER TABLE message_data ADD COLUMN parts BYTEA;\n"
+	"ALTER TABLE accounts ADD COLUMN quota_storage BIGINT\n"
+	"  CHECK (quota_storage IS NULL OR quota_storage > 0);\n"
+	"ALTER TABLE accounts ADD COLUMN quota_messages BIGINT\n"
+	"  CHECK (quota_messages IS NULL OR quota_messages > 0);\n";
+
 const struct store_migration store_schema_pg[] = {
 	{ 1, "initial", v1_initial },
+	{ 2, "parts_quota", v2_parts_quota },
 };
 const size_t store_schema_pg_count = ARRAY_SIZE(store_schema_pg);
 

@@ -190,5 +190,5 @@ const struct store_migration store_schema_sqlite[] = {
 };
 const size_t store_schema_sqlite_count = ARRAY_SIZE(store_schema_sqlite);
 
-static_assert(ARRAY_SIZE(store_schema_sqlite) == STORE_SCHEMA_VERSION_SQLITE,
+static_assert(ARRAY_SIZE(store_schema_sqlite) == STORE_SCHEMA_VERSION,
 	      "store_schema_sqlite out of sync with STORE_SCHEMA_VERSION");

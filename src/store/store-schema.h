@@ -11,10 +11,7 @@
 
 #include <stddef.h>
 
-#define STORE_SCHEMA_VERSION 1
-/* SQLite already has version 2 (part offsets, per-account quotas); the
-   PostgreSQL driver gets it with its rewrite, then both are 2 again. */
-#define STORE_SCHEMA_VERSION_SQLITE 2
+#define STORE_SCHEMA_VERSION 2
 
 struct store_migration {
 	unsigned int version; /* 1, 2, ... without gaps */

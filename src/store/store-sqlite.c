@@ -367,10 +367,10 @@ static int sq_migrate_in(struct sq_conn *c, unsigned int *applied_r, struct stor
 	if (sq_exec_sql(c, store_schema_sqlite_bootstrap, err) < 0 ||
 	    sq_schema_version(c, &version, err) < 0)
 		return -1;
-	if (version > STORE_SCHEMA_VERSION_SQLITE) {
+	if (version > STORE_SCHEMA_VERSION) {
 		store_error_set(err, STORE_INVALID,
 				"database schema version %u is newer than this binary's %u",
-				version, STORE_SCHEMA_VERSION_SQLITE);
+				version, STORE_SCHEMA_VERSION);
 		return -1;
 	}
 	for (size_t i = 0; i < store_schema_sqlite_count; i++) {

@@ -519,8 +519,7 @@ int store_migrate_version(struct store *st, unsigned int *version_r, unsigned in
 	if (version_r != NULL)
 		*version_r = version;
 	if (latest_r != NULL)
-		*latest_r = strcmp(st->v->name, "sqlite") == 0 ? STORE_SCHEMA_VERSION_SQLITE
-							       : STORE_SCHEMA_VERSION;
+		*latest_r = STORE_SCHEMA_VERSION;
 	return 0;
 }
 

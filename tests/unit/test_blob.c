@@ -1563,6 +1563,114 @@ static void test_cache(void **state)
 	buf_free(&out);
 }
 
+/* ---- range reads (FETCH of a section or a partial) ------------------------ */
+
+static int range_chunk(void *ctx, const void *data, size_t len, struct blob_error *err)
+{
+	(void)err;
+	return buf_append(ctx, data, len);
+}
+
+/* Every range of interest of b's "key" (holding data) reads right. */
+static void check_ranges(struct blob *b, const char *key, const char *data, size_t len)
+{
+	static const uint64_t offs[] = { 0, 1, 4095, 65536, 131071, 131072, 200000 };
+	static const uint64_t lens[] = { 1, 100, 131072, 300000, UINT64_MAX };
+	struct blob_read_info info;
+	struct blob_error err;
+	struct buf out;
+
+	buf_init(&out, 0);
+	for (size_t i = 0; i < ARRAY_SIZE(offs); i++) {
+		for (size_t j = 0; j < ARRAY_SIZE(lens); j++) {
+			uint64_t off = offs[i], want;
+
+			if (off > len)
+				continue;
+			want = MIN(lens[j], (uint64_t)len - off);
+			assert_int_equal(blob_get_range(b, key, off, lens[j], &out, &info, &err), 0);
+			assert_int_equal(out.len, want);
+			assert_int_equal(info.size, want);
+			if (want > 0)
+				assert_memory_equal(out.data, data + off, want);
+			buf_clear(&out);
+			assert_int_equal(blob_get_range_stream(b, key, off, lens[j], range_chunk,
+							       &out, NULL, &err), 0);
+			assert_int_equal(out.len, want);
+			if (want > 0)
+				assert_memory_equal(out.data, data + off, want);
+		}
+	}
+	/* past the end and empty: no bytes, no error */
+	assert_int_equal(blob_get_range(b, key, len + 10, 5, &out, NULL, &err), 0);
+	assert_int_equal(out.len, 0);
+	assert_int_equal(blob_get_range(b, key, 0, 0, &out, NULL, &err), 0);
+	assert_int_equal(out.len, 0);
+	assert_int_equal(blob_get_range(b, "no/such", 0, 5, &out, NULL, &err), -1);
+	assert_int_equal(err.code, BLOB_NOT_FOUND);
+	buf_free(&out);
+}
+
+static void test_ranges(void **state)
+{
+	struct fixture *f = *state;
+	size_t len = 250000;
+	char *data = malloc(len), path[256];
+	struct blob *c, *fb, *cache, *remote;
+	struct blob_cache_settings cset = { .capacity = 1 << 20, .max_object_size = 1 << 20 };
+	struct blob_error err;
+	struct buf out;
+	char cpath[128], rpath[128];
+	size_t raw_len;
+	char *raw;
+
+	fill(data, len, 7);
+	buf_init(&out, 0);
+	/* fs: pread */
+	assert_int_equal(blob_put(f->fs, "d/r", data, len, &err), 0);
+	check_ranges(f->fs, "d/r", data, len);
+
+	/* crypt: the whole object is authenticated before any byte is given */
+	c = open_crypt(f, HEX_A, NULL, 0);
+	assert_int_equal(blob_put(c, "d/e", data, len, &err), 0);
+	check_ranges(c, "d/e", data, len);
+	raw_path(f, "d/e", path, sizeof(path));
+	raw = read_file(path, &raw_len);
+	raw[raw_len - 1] ^= 1; /* the tag, at the very end */
+	write_file(path, raw, raw_len);
+	buf_clear(&out);
+	assert_int_equal(blob_get_range_stream(c, "d/e", 0, 10, range_chunk, &out, NULL, &err),
+			 -1);
+	assert_int_equal(err.code, BLOB_CORRUPT);
+	assert_int_equal(out.len, 0);
+	free(raw);
+	blob_close(&c);
+
+	/* failing wrapper: a range read is a GET */
+	assert_int_equal(blob_fs_open(f->dir, &fb, &err), 0);
+	fb = blob_failing_wrap(fb);
+	blob_failing_set(fb, BLOB_OP_GET, 1, BLOB_TEMPORARY, false);
+	assert_int_equal(blob_get_range(fb, "d/r", 0, 10, &out, NULL, &err), -1);
+	assert_int_equal(err.code, BLOB_TEMPORARY);
+	check_ranges(fb, "d/r", data, len);
+	blob_close(&fb);
+
+	/* cache: a miss reads the range below (caching nothing), a hit the file */
+	sub_path(f, "rremote", rpath, sizeof(rpath));
+	sub_path(f, "rcache", cpath, sizeof(cpath));
+	cset.path = cpath;
+	assert_int_equal(blob_fs_open(rpath, &remote, &err), 0);
+	assert_int_equal(blob_put(remote, SKEY(SH1), data, len, &err), 0);
+	assert_int_equal(blob_cache_wrap(remote, &cset, &cache, &err), 0);
+	check_ranges(cache, SKEY(SH1), data, len);
+	assert_int_equal(blob_get(cache, SKEY(SH1), &out, NULL, &err), 0); /* now cached */
+	check_ranges(cache, SKEY(SH1), data, len);
+	blob_close(&cache);
+
+	buf_free(&out);
+	free(data);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1591,6 +1699,7 @@ int main(void)
 		cmocka_unit_test(test_s3_unreachable),
 		cmocka_unit_test_setup_teardown(test_staged, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cache, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ranges, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

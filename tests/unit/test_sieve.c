@@ -325,6 +325,8 @@ static void test_validate_errors(void **state)
 	compile_err("require \"relational\";\nif header :value \"bigger\" \"s\" \"x\" { keep; }",
 		    NULL, 2, 18, "invalid relational operator");
 	compile_err("redirect \"not an address\";", NULL, 1, 10, "invalid redirect address");
+	/* no line breaks or controls in error texts (ManageSieve, logs) */
+	compile_err("redirect \"a\r\nb\x01\";", NULL, 1, 10, "address \"a??b?\"");
 	compile_err("redirect :copy \"a@example.org\";", NULL, 1, 10, "\"copy\"");
 	compile_err("require \"variables\";\nset \"1x\" \"v\";", NULL, 2, 5, "invalid variable name");
 	compile_err("require \"variables\";\nset :lower :upper \"x\" \"v\";", NULL, 2, 12,

@@ -287,6 +287,12 @@ static int collect_cb(const struct store_message *msg, void *ctx)
 	m->headers.from = dup0(c->arena, msg->headers.from);
 	m->headers.preview = dup0(c->arena, msg->headers.preview);
 	m->headers.display_from = dup0(c->arena, msg->headers.display_from);
+	if (msg->headers.parts != NULL) {
+		void *p = arena_alloc(c->arena, msg->headers.parts_len);
+
+		memcpy(p, msg->headers.parts, msg->headers.parts_len);
+		m->headers.parts = p;
+	}
 	return c->stop_after != 0 && c->n >= c->stop_after;
 }
 
@@ -578,6 +584,48 @@ static void test_credentials(void **state)
 	      STORE_NOT_FOUND);
 	FAILS(store_account_get(fx->st, 0, fx->arena, &(struct store_account){ 0 }, E),
 	      STORE_INVALID);
+}
+
+/* Schema version 2: per-account QUOTA limits, and the part offsets of a
+   content (NULL when not given, as for mail stored before). */
+static void test_parts_and_quota(void **state)
+{
+	static const unsigned char parts[] = { 'M', 1, 0, 0, 0, 10, 20, 0, 0, 0, 0, 0, 7, 0 };
+	struct fx *fx = *state;
+	int64_t acc = new_account(fx, "quinn"), inbox = mailbox_id(fx, acc, "INBOX");
+	struct store_message_new m;
+	struct store_account a;
+	struct collect c;
+
+	a = account_of(fx, acc);
+	assert_int_equal(a.quota_storage, 0);
+	assert_int_equal(a.quota_messages, 0);
+	OK(store_account_set_quota(fx->st, acc, 5000000, 0, E));
+	a = account_of(fx, acc);
+	assert_int_equal(a.quota_storage, 5000000);
+	assert_int_equal(a.quota_messages, 0);
+	OK(store_account_set_quota(fx->st, acc, 0, 42, E));
+	a = account_of(fx, acc);
+	assert_int_equal(a.quota_storage, 0);
+	assert_int_equal(a.quota_messages, 42);
+	FAILS(store_account_set_quota(fx->st, 999999999, 1, 1, E), STORE_NOT_FOUND);
+	FAILS(store_account_set_quota(fx->st, acc, (uint64_t)INT64_MAX + 1, 1, E),
+	      STORE_INVALID);
+
+	msg_fill(fx, &m, &(struct msg_spec){ 0 });
+	m.headers.parts = parts;
+	m.headers.parts_len = sizeof(parts);
+	OK(store_append(fx->st, inbox, &m, NULL, NULL, E));
+	append_simple(fx, inbox, 0, 100); /* no parts */
+	c = fetch_all(fx, inbox, STORE_FETCH_PARTS | STORE_FETCH_BLOB);
+	assert_int_equal(c.n, 2);
+	assert_int_equal(c.v[0].headers.parts_len, sizeof(parts));
+	assert_memory_equal(c.v[0].headers.parts, parts, sizeof(parts));
+	assert_null(c.v[1].headers.parts);
+	assert_int_equal(c.v[1].headers.parts_len, 0);
+	/* not asked for: not read */
+	c = fetch_all(fx, inbox, STORE_FETCH_SIZE);
+	assert_null(c.v[0].headers.parts);
 }
 
 static void test_account_delete_restore(void **state)
@@ -2215,6 +2263,7 @@ int main(void)
 		cmocka_unit_test(test_mailbox_name_rules),
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 		T(test_migrations),
+		T(test_parts_and_quota),
 		T(test_open_errors),
 		T(test_account_defaults),
 		T(test_credentials),

@@ -539,6 +539,113 @@ static void test_invalid_utf8_stored(void **state)
 	arena_free(&arena);
 }
 
+/* ---- schema version 2: part offsets, per-account quotas ------------------ */
+
+struct parts_seen {
+	size_t len;
+	unsigned char bytes[16];
+	bool had;
+};
+
+static int parts_cb(const struct store_message *msg, void *ctx)
+{
+	struct parts_seen *ps = ctx;
+
+	ps[msg->uid - 1].had = msg->headers.parts != NULL;
+	ps[msg->uid - 1].len = msg->headers.parts_len;
+	if (msg->headers.parts_len <= sizeof(ps->bytes) && msg->headers.parts != NULL)
+		memcpy(ps[msg->uid - 1].bytes, msg->headers.parts, msg->headers.parts_len);
+	return 0;
+}
+
+static void test_parts_and_quota(void **state)
+{
+	static const unsigned char blob[] = { 0x00, 0x01, 0xff, 0x5c, 0x78, 0x00, 0x27 };
+	struct store *st = open_store(conninfo());
+	struct arena *arena = arena_new(4096);
+	struct parts_seen seen[2] = { 0 };
+	struct store_message_new m;
+	struct store_account a;
+	struct store_mailbox mb;
+	struct store_error err;
+	char hash[65];
+	int64_t acc;
+
+	(void)state;
+	OK(store_account_create(st, addr(arena, "v2"), "{PLAIN}x", &acc, &err));
+	OK(store_account_get(st, acc, arena, &a, &err));
+	assert_int_equal(a.quota_storage, 0);
+	OK(store_account_set_quota(st, acc, 1ULL << 40, 5000, &err));
+	OK(store_account_get(st, acc, arena, &a, &err));
+	assert_int_equal(a.quota_storage, 1ULL << 40);
+	assert_int_equal(a.quota_messages, 5000);
+	OK(store_account_set_quota(st, acc, 0, 0, &err));
+	OK(store_account_get(st, acc, arena, &a, &err));
+	assert_int_equal(a.quota_storage, 0);
+	assert_int_equal(a.quota_messages, 0);
+	assert_int_equal(store_account_set_quota(st, INT64_MAX - 1, 1, 1, &err), -1);
+	assert_int_equal(err.code, STORE_NOT_FOUND);
+
+	/* part offsets are binary: NUL bytes, backslashes and quotes survive */
+	OK(store_mailbox_get(st, acc, "INBOX", arena, &mb, &err));
+	msg_init(&m, hash, 0x9a01);
+	m.headers.parts = blob;
+	m.headers.parts_len = sizeof(blob);
+	OK(store_append(st, mb.id, &m, NULL, NULL, &err));
+	msg_init(&m, hash, 0x9a02); /* none stored (mail from before v2) */
+	OK(store_append(st, mb.id, &m, NULL, NULL, &err));
+	OK(store_fetch(st, mb.id, NULL, 0, STORE_FETCH_PARTS, 0, parts_cb, seen, &err));
+	assert_true(seen[0].had);
+	assert_int_equal(seen[0].len, sizeof(blob));
+	assert_memory_equal(seen[0].bytes, blob, sizeof(blob));
+	assert_false(seen[1].had);
+	store_close(&st);
+	arena_free(&arena);
+}
+
+/* A database at version 1 (before parts and quotas) is brought to the
+   latest version at open. */
+static void test_migration_from_v1(void **state)
+{
+	PGconn *db = admin_connect(), *fresh;
+	char name[64], create[128], drop[160], info[1024];
+	unsigned int version = 0, latest = 0;
+	struct store_account a;
+	struct store_error err;
+	struct arena *arena = arena_new(4096);
+	struct store *st;
+	int64_t acc;
+
+	(void)state;
+	REQUIRE(snprintf(name, sizeof(name), "sora_v1_%d", (int)getpid()) > 0);
+	REQUIRE(snprintf(create, sizeof(create), "CREATE DATABASE %s", name) > 0);
+	REQUIRE(snprintf(drop, sizeof(drop), "DROP DATABASE IF EXISTS %s WITH (FORCE)", name) > 0);
+	REQUIRE(snprintf(info, sizeof(info), "%s dbname=%s", conninfo(), name) > 0);
+	admin_exec(db, drop);
+	admin_exec(db, create);
+	st = open_store(info);
+	OK(store_account_create(st, addr(arena, "old"), "{PLAIN}x", &acc, &err));
+	store_close(&st);
+	/* back to version 1 */
+	fresh = PQconnectdb(info);
+	assert_int_equal(PQstatus(fresh), CONNECTION_OK);
+	admin_exec(fresh, "ALTER TABLE message_data DROP COLUMN parts; "
+			  "ALTER TABLE accounts DROP COLUMN quota_storage, DROP COLUMN quota_messages; "
+			  "DELETE FROM schema_migrations WHERE version >= 2");
+	PQfinish(fresh);
+	st = open_store(info);
+	OK(store_migrate_version(st, &version, &latest, &err));
+	assert_int_equal(version, latest);
+	assert_true(latest >= 2);
+	OK(store_account_set_quota(st, acc, 0, 7, &err));
+	OK(store_account_get(st, acc, arena, &a, &err));
+	assert_int_equal(a.quota_messages, 7);
+	store_close(&st);
+	admin_exec(db, drop);
+	PQfinish(db);
+	arena_free(&arena);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -550,6 +657,8 @@ int main(void)
 		cmocka_unit_test(test_reconnect),
 		cmocka_unit_test(test_server_down_is_temporary),
 		cmocka_unit_test(test_invalid_utf8_stored),
+		cmocka_unit_test(test_parts_and_quota),
+		cmocka_unit_test(test_migration_from_v1),
 	};
 
 	REQUIRE(snprintf(tag, sizeof(tag), "pg%ld-%d", (long)time(NULL), (int)getpid()) > 0);
