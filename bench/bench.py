@@ -588,7 +588,9 @@ def charts(res, outdir, stem):
                           for i, s in enumerate(servers))
         script = (f"set terminal pngcairo size 800,500\nset output '{outdir / png}'\n"
                   f"set title '{title} (throughput vs concurrency)'\nset xlabel 'clients'\n"
-                  f"set ylabel '{ylabel}'\nset logscale x\nset key left top\nset grid\n"
+                  f"set ylabel '{ylabel}'\nset logscale x\nset key right top\nset grid\n"
+                  f"set xrange [{xs[0] * 0.8}:{xs[-1] * 1.25}]\n"
+                  f"set xtics ({', '.join(str(x) for x in xs)})\n"
                   f"set yrange [0:*]\nplot {plots}\n")
         if _gnuplot(script):
             made.append(png)
@@ -603,7 +605,9 @@ def charts(res, outdir, stem):
         png = f"{stem}-login.png"
         script = (f"set terminal pngcairo size 800,500\nset output '{outdir / png}'\n"
                   "set title 'Logins per second vs concurrency'\nset xlabel 'clients'\n"
-                  "set ylabel 'per second'\nset logscale xy\nset key left top\nset grid\n"
+                  "set ylabel 'per second'\nset logscale xy\nset key right center\nset grid\n"
+                  f"set xrange [{P['login_clients'][0] * 0.8}:{P['login_clients'][-1] * 1.25}]\n"
+                  f"set xtics ({', '.join(str(x) for x in P['login_clients'])})\n"
                   f"plot '{dat}' using 1:2 w lp lw 2 t 'sora cheap hash (master user)', "
                   f"'' using 1:3 w lp lw 2 t 'Dovecot cheap hash (SSHA512)', "
                   f"'' using 1:4 w lp lw 2 t 'sora bcrypt-12', "

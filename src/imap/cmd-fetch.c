@@ -751,7 +751,17 @@ static int bc_emit(struct body_ctx *bc, struct fetch_req *req, uint64_t start, u
 			snprintf(berr.msg, sizeof(berr.msg), "body shorter than its size");
 			return bc_fail(bc, "blob", &berr);
 		}
-		return buf_append(out, bc->data + start, (size_t)(end - start)) < 0 ? -1 : 0;
+		for (uint64_t pos = start; pos < end;) {
+			size_t n = (size_t)MIN(end - pos, (uint64_t)STREAM_CHUNK);
+
+			if (append_chunk(&ec, bc->data + pos, n, &berr) < 0) {
+				if (req->stream != NULL && req->stream->started)
+					req->stream_broken = true;
+				return bc_fail(bc, "reply", &berr);
+			}
+			pos += n;
+		}
+		return 0;
 	}
 	if (bc->failed || (key = bc_key(bc)) == NULL)
 		return -1;

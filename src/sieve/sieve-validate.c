@@ -44,6 +44,28 @@ const char *const sv_ext_names[EXT_COUNT] = {
 	[EXT_EDITHEADER] = "editheader",
 };
 
+/* Sora's default enabled set ([sieve] enabled_extensions = []): the 19
+   extensions of its engine minus editheader. What we implement beyond
+   Sora (reject, include, duplicate, ...) is one config line away. */
+static bool ext_in_default(int e)
+{
+	switch (e) {
+	case EXT_REJECT:
+	case EXT_EREJECT:
+	case EXT_VACATION_SECONDS:
+	case EXT_INCLUDE:
+	case EXT_ENVIRONMENT:
+	case EXT_IHAVE:
+	case EXT_DUPLICATE:
+	case EXT_SPECIAL_USE:
+	case EXT_MAILBOXID:
+	case EXT_EDITHEADER:
+		return false;
+	default:
+		return true;
+	}
+}
+
 static char ext_all_str[1024], ext_default_str[1024];
 static pthread_once_t ext_once = PTHREAD_ONCE_INIT;
 
@@ -58,7 +80,7 @@ static void ext_strings_init(void)
 			ext_all_str[a++] = ' ';
 		memcpy(ext_all_str + a, sv_ext_names[i], n);
 		a += n;
-		if (i == EXT_EDITHEADER)
+		if (!ext_in_default(i))
 			continue;
 		if (d > 0)
 			ext_default_str[d++] = ' ';
@@ -99,8 +121,13 @@ static uint64_t ext_mask(const char *const *enabled)
 {
 	uint64_t m = 0;
 
-	if (enabled == NULL)
-		return (EXT_BIT(EXT_COUNT) - 1) & ~EXT_BIT(EXT_EDITHEADER);
+	if (enabled == NULL) {
+		for (int e = 0; e < EXT_COUNT; e++) {
+			if (ext_in_default(e))
+				m |= EXT_BIT(e);
+		}
+		return m;
+	}
 	for (size_t i = 0; enabled[i] != NULL; i++) {
 		int e = sv_ext_lookup(enabled[i], strlen(enabled[i]));
 

@@ -38,10 +38,10 @@ struct sieve_limits {
 /* Every extension the engine implements, space-separated, in the order
    ManageSieve lists them in its "SIEVE" capability. */
 const char *sieve_extensions_all(void);
-/* Sora's default enabled set ([sieve] enabled_extensions = []): every
-   extension above except editheader (Sora's 19 minus editheader, plus the
-   Pigeonhole ones: reject ereject include duplicate environment ihave
-   vacation-seconds special-use mailboxid). */
+/* Sora's default enabled set ([sieve] enabled_extensions = []): Sora's 19
+   minus editheader. The Pigeonhole extensions we add (reject ereject
+   include duplicate environment ihave vacation-seconds special-use
+   mailboxid) and editheader must be listed in enabled_extensions. */
 const char *sieve_extensions_default(void);
 /* false when name is not an extension this engine implements. */
 bool sieve_extension_known(const char *name);

@@ -19,6 +19,7 @@ import os
 import random
 import re
 import shutil
+import socket
 import subprocess
 import tempfile
 import time
@@ -147,7 +148,7 @@ def test_big_mailbox(sora, data_dir):
     assert [int(x) for x in dat[0].split()] == sorted(range(1, N + 1),
                                                       key=lambda i: (msg_date(i), i))
 
-    # imported mail has no stored part offsets: sections parse the body
+    # sections of imported mail
     typ, dat = m.fetch(str(N), "(BODY.PEEK[1] BODY.PEEK[HEADER.FIELDS (Subject)])")
     assert typ == "OK"
     # (the mbox lines end in LF and are stored as they came)
@@ -254,4 +255,21 @@ def test_big_message_ranges(sora, data_dir):
         # streamed: a few chunks in flight, not a copy of the message
         assert hwm2 - hwm1 < 25 * 1024, (hwm1, hwm2)
     assert m.noop()[0] == "OK"
+
+    # a client that stops reading, then goes away mid-literal: the stream
+    # stops, the worker is freed, other sessions go on
+    c = socket.create_connection(("127.0.0.1", s.port("imap")), timeout=T(30))
+    c.recv(1000)
+    c.sendall(b"a LOGIN alice@example.org secret\r\nb SELECT INBOX\r\n"
+              b"c FETCH 1 BODY.PEEK[]\r\n")
+    got = b""
+    while len(got) < 3 * MB:
+        got += c.recv(65536)
+    time.sleep(0.3)
+    c.close()
+    for _ in range(3):
+        assert m.fetch("1", f"(BODY.PEEK[]<{MB}.100>)")[1][0][1] == body[MB:MB + 100]
+    m2 = login(s)
+    assert m2.select("INBOX")[0] == "OK"
+    m2.logout()
     m.logout()
