@@ -556,6 +556,9 @@ def markdown(res, meta):
     if gen:
         lines.insert(-1, "- Load generator CPU (cores busy, of 2) during each window: "
                      + "; ".join(gen) + ".")
+    if meta.get("analysis"):
+        lines.append(f"- Where sora is behind and what limits it (written after the run): "
+                     f"[{meta['analysis']}]({meta['analysis']}).")
     if meta.get("profiles"):
         lines.append("- perf profiles of sora (separate, unrecorded runs): "
                      + ", ".join(f"[{p}]({p})" for p in meta["profiles"]) + ".")
@@ -771,6 +774,8 @@ def rerender(path):
     P.update(meta["params"])
     QUICK = meta.get("quick", False)
     meta["charts"] = charts(res, path.parent, path.stem)
+    if (path.parent / f"{path.stem}-analysis.md").exists():
+        meta["analysis"] = f"{path.stem}-analysis.md"
     path.with_suffix(".md").write_text(markdown(res, meta))
     print(path.with_suffix(".md"))
 

@@ -8,6 +8,8 @@ report can print them loudly.
 """
 
 import asyncio
+import os
+import itertools
 import random
 import re
 import resource
@@ -22,6 +24,9 @@ NOT_IMPL = re.compile(rb"not implemented|unknown command|UNAVAILABLE|CANNOT|not 
                       re.I)
 TIMEOUT = 120.0
 
+
+
+DELIVERY_SEQ = itertools.count(1)
 
 class ImapError(Exception):
     pass
@@ -272,7 +277,12 @@ class Lmtp:
                 return code, b"".join(lines)
 
     async def deliver(self, rcpt, stuffed, on_sent=None):
-        """One transaction (MAIL/RCPT/DATA pipelined); raises on non-2xx."""
+        """One transaction (MAIL/RCPT/DATA pipelined); raises on non-2xx.
+        Every delivery gets a unique first header line: sora absorbs an MTA's
+        retry of the same bytes to the same recipient without storing it
+        again, so repeating corpus messages would measure that shortcut
+        instead of delivery (and a repeated push sample would never arrive)."""
+        stuffed = b"X-Bench-Delivery: %d.%d\r\n" % (os.getpid(), next(DELIVERY_SEQ)) + stuffed
         self.w.write(b"MAIL FROM:<bench@sender.example>\r\nRCPT TO:<%s@%s>\r\nDATA\r\n"
                      % (rcpt.encode(), DOMAIN.encode()))
         replies = [await self.reply() for _ in range(3)]

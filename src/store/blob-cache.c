@@ -19,6 +19,8 @@
 
 #include "blob-private.h"
 
+#include "lib/util.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -654,8 +656,8 @@ int blob_cache_wrap(struct blob *inner, const struct blob_cache_settings *set,
 		blob_close(&inner);
 		return -1;
 	}
-	if ((mkdir(set->path, 0700) < 0 && errno != EEXIST) ||
-	    (mkdir(data, 0700) < 0 && errno != EEXIST)) {
+	/* mkdir -p: the default "data/cache" may be the first thing under data/ */
+	if (util_mkdir_parents(data) < 0 || (mkdir(data, 0700) < 0 && errno != EEXIST)) {
 		blob_error_errno(err, BLOB_IO, errno, "local_cache.path: cannot create %s", data);
 		blob_close(&inner);
 		return -1;

@@ -12,12 +12,12 @@
 
 static bool valid(const char *s)
 {
-	/* an exact-size heap copy: ASan catches any read past the end */
+	/* an exact-size heap copy (and its NUL): ASan catches any read past the end */
 	size_t n = strlen(s);
 	char *copy = malloc(n + 1);
 	bool ok;
 
-	memcpy(copy, s, n);
+	memcpy(copy, s, n + 1);
 	ok = utf8_is_valid(copy, n);
 	free(copy);
 	return ok;
