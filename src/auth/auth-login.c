@@ -115,7 +115,10 @@ void auth_login_submit(struct auth_login *al, struct auth *a, struct worker_pool
 	al->busy = true;
 	conn_pause_input(c);
 	conn_job_begin(c);
-	worker_submit(workers, conn_loop(c), job_run, job_done, job);
+	/* hashing goes to the login pool when there is one, so that a storm
+	   of logins cannot hold every worker that sessions need */
+	worker_submit(auth_pool(a) != NULL ? auth_pool(a) : workers, conn_loop(c), job_run,
+		      job_done, job);
 }
 
 void auth_login_cleanup(struct auth_login *al)

@@ -36,6 +36,11 @@ struct auth {
 	struct auth_delay_slot *delays; /* AUTH_DELAY_TABLE_SIZE; NULL without rl */
 };
 
+struct worker_pool *auth_pool(const struct auth *a)
+{
+	return a->set.pool;
+}
+
 struct auth *auth_new(struct store *st, const struct auth_settings *set)
 {
 	struct auth *a = xcalloc(1, sizeof(*a));

@@ -31,6 +31,7 @@
 struct store;
 struct ratelimit;
 struct auth;
+struct worker_pool;
 
 /* At most this many failed attempts of one IP wait out a delay at once
    (per struct auth, so per server section); the next one is refused at
@@ -46,11 +47,16 @@ struct auth_settings {
 	struct password_params params;       /* bcrypt cost for rehash and dummy */
 	bool rehash;                         /* [auth] rehash_on_login, default true */
 	unsigned max_delayed_per_ip;         /* 0: AUTH_MAX_DELAYED_PER_IP_DEFAULT */
+	/* Pool that runs login jobs (hashing); NULL: the pool the caller of
+	   auth_login_submit() passes. Borrowed. */
+	struct worker_pool *pool;
 };
 
 /* store is borrowed (outlives the auth); the rate limiter is owned. */
 struct auth *auth_new(struct store *st, const struct auth_settings *set);
 void auth_free(struct auth **a);
+/* set.pool of a. */
+struct worker_pool *auth_pool(const struct auth *a);
 
 struct auth_request {
 	const char *login;      /* LOGIN user / SASL authcid */

@@ -7,10 +7,12 @@
    body from the blob store only for messages whose items need it.
    ENVELOPE and BODYSTRUCTURE come from the strings stored at delivery;
    sections use the part offsets stored at delivery to read only their
-   bytes (a range read of the blob), BODY[] is copied from the blob store
-   into the reply without a second copy of the body; BODY and mail stored
-   without offsets parse the body again (src/mime). Bodies are sent as
-   stored, so the lengths agree with RFC822.SIZE. */
+   bytes (a range read of the blob); BODY and mail stored without offsets
+   (before schema version 2) parse the body again (src/mime). A long reply
+   (a big literal, or many messages) is handed to the loop in chunks as
+   the client reads it (struct fetch_stream), so a 50 MB BODY[] or a
+   100,000-message FETCH is never held whole. Bodies are sent as stored,
+   so the lengths agree with RFC822.SIZE. */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>

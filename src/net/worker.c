@@ -1,6 +1,8 @@
 #include "worker.h"
 
 #include <pthread.h>
+#include <sys/resource.h>
+#include <unistd.h>
 #include <stdbool.h>
 #include <stdlib.h>
 
@@ -22,6 +24,7 @@ struct worker_pool {
 	size_t pending;
 	bool stopping;
 	unsigned nthreads;
+	int nice;
 	pthread_t *threads;
 };
 
@@ -37,6 +40,9 @@ static void *worker_main(void *ctx)
 {
 	struct worker_pool *pool = ctx;
 
+	/* Linux nice values are per thread: only this pool's threads yield */
+	if (pool->nice != 0)
+		(void)setpriority(PRIO_PROCESS, (id_t)gettid(), pool->nice);
 	for (;;) {
 		struct worker_job *job;
 
@@ -67,6 +73,11 @@ static void *worker_main(void *ctx)
 
 struct worker_pool *worker_pool_new(unsigned threads)
 {
+	return worker_pool_new_niced(threads, 0);
+}
+
+struct worker_pool *worker_pool_new_niced(unsigned threads, int nice)
+{
 	struct worker_pool *pool = xcalloc(1, sizeof(*pool));
 	pthread_attr_t attr;
 
@@ -75,6 +86,7 @@ struct worker_pool *worker_pool_new(unsigned threads)
 	pthread_mutex_init(&pool->lock, NULL);
 	pthread_cond_init(&pool->cond, NULL);
 	pool->nthreads = threads;
+	pool->nice = nice;
 	pool->threads = xcalloc(threads, sizeof(*pool->threads));
 	pthread_attr_init(&attr);
 	/* room for libxcrypt's 32 KiB crypt_data and OpenSSL on the stack */

@@ -14,6 +14,10 @@ typedef void worker_fn(void *arg);      /* on a worker thread */
 typedef void worker_done_fn(void *arg); /* on the submitting loop's thread */
 
 struct worker_pool *worker_pool_new(unsigned threads);
+/* Threads that run at a lower priority (nice > 0): for CPU-heavy work
+   that must not delay the rest, e.g. password hashing during a login
+   storm, which then only takes the CPU the other threads leave. */
+struct worker_pool *worker_pool_new_niced(unsigned threads, int nice);
 /* Runs every queued job, then joins the threads. */
 void worker_pool_free(struct worker_pool **pool);
 

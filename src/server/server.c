@@ -53,6 +53,7 @@ struct server {
 	struct loop_thread *loops;
 	unsigned loop_count;
 	struct worker_pool *workers;
+	struct worker_pool *login_workers; /* password hashing, niced */
 	struct mail_services ms; /* store, blob store, workers */
 	struct cleanup_worker *cleanup; /* [cleanup] pass every wake_interval */
 };
@@ -125,7 +126,8 @@ static int instance_init(struct server *srv, struct server_instance *inst,
 	case SERVER_IMAP:
 		ops = &imap_proto_ops;
 		inst->auth = auth_new(srv->ms.store, &(struct auth_settings){
-			.server = sc, .rehash = srv->cfg->auth.rehash_on_login });
+			.server = sc, .rehash = srv->cfg->auth.rehash_on_login,
+			.pool = srv->login_workers });
 		inst->proto_ctx = imap_server_new(sc, starttls, srv->hostname, inst->auth,
 						  srv->workers, &srv->ms);
 		inst->proto_free = imap_ctx_free;
@@ -133,7 +135,8 @@ static int instance_init(struct server *srv, struct server_instance *inst,
 	case SERVER_POP3:
 		ops = &pop3_proto_ops;
 		inst->auth = auth_new(srv->ms.store, &(struct auth_settings){
-			.server = sc, .rehash = srv->cfg->auth.rehash_on_login });
+			.server = sc, .rehash = srv->cfg->auth.rehash_on_login,
+			.pool = srv->login_workers });
 		inst->proto_ctx = pop3_server_new(sc, starttls, srv->hostname, inst->auth, &srv->ms);
 		inst->proto_free = pop3_ctx_free;
 		break;
@@ -146,7 +149,8 @@ static int instance_init(struct server *srv, struct server_instance *inst,
 		}
 		ops = &msieve_proto_ops;
 		inst->auth = auth_new(srv->ms.store, &(struct auth_settings){
-			.server = sc, .rehash = srv->cfg->auth.rehash_on_login });
+			.server = sc, .rehash = srv->cfg->auth.rehash_on_login,
+			.pool = srv->login_workers });
 		inst->proto_ctx = msieve_server_new(
 			sc, starttls, inst->auth, &srv->ms,
 			&(struct msieve_settings){
@@ -276,6 +280,9 @@ struct server *server_new(const struct config *cfg, const char **error_r)
 	if (gethostname(srv->hostname, sizeof(srv->hostname) - 1) != 0)
 		snprintf(srv->hostname, sizeof(srv->hostname), "localhost");
 	srv->workers = worker_pool_new(workers);
+	/* one hashing thread per core: bcrypt is CPU-bound, more threads would
+	   not log in faster; niced so that sessions' commands come first */
+	srv->login_workers = worker_pool_new_niced(cpu_count(), 5);
 	if (server_open_stores(srv, error_r) < 0) {
 		server_free(&srv);
 		return NULL;
@@ -314,6 +321,7 @@ void server_free(struct server **sp)
 
 	if (srv == NULL)
 		return;
+	worker_pool_free(&srv->login_workers);
 	worker_pool_free(&srv->workers);
 	for (unsigned i = 0; i < srv->loop_count; i++)
 		loop_free(&srv->loops[i].loop);
