@@ -25,8 +25,6 @@ CLK = os.sysconf("SC_CLK_TCK")
 PAGE_KIB = os.sysconf("SC_PAGE_SIZE") // 1024
 DOMAIN = "example.org"
 PASSWORD = "bench-pw"
-MASTER = "benchmaster"
-MASTER_PW = "master-pw"
 MAIL_USER = "sorabench"          # unprivileged owner of Dovecot's Maildirs
 SEARCH_WORD = "quixotically"     # planted in 1 of 1000 big-mailbox messages
 
@@ -304,7 +302,7 @@ class Sora(Server):
         self.admin_bin = self.bin.with_name("sora-admin")
         self.dir = Path(workdir)
         self.dir.mkdir(parents=True, exist_ok=True)
-        self.imap_port, self.lmtp_port = free_port(), free_port()
+        self.imap_port, self.lmtp_port, self.pop3_port = free_port(), free_port(), free_port()
         storage = f'[storage]\npath = "{self.dir}/blobs"\n'
         if s3_endpoint:
             storage = (f'[storage]\ndriver = "s3"\n\n[s3]\nendpoint = "{s3_endpoint}"\n'
@@ -328,16 +326,27 @@ shutdown_timeout = "3s"
 [database]
 path = "{self.dir}/sora.db"
 
+# stored hashes stay as created (Dovecot never rewrites them either): an
+# {{SSHA512}} login stays an {{SSHA512}} check instead of becoming bcrypt-12
+[auth]
+rehash_on_login = false
+
 {storage}
 [servers.imap]
 addr = "127.0.0.1:{self.imap_port}"
 max_connections = 0
 max_connections_per_ip = 0
 auth_idle_timeout = "1h"
-master_username = "{MASTER}"
-master_password = "{MASTER_PW}"
 
 [servers.imap.auth_rate_limit]
+enabled = false
+
+[servers.pop3]
+addr = "127.0.0.1:{self.pop3_port}"
+max_connections = 0
+max_connections_per_ip = 0
+
+[servers.pop3.auth_rate_limit]
 enabled = false
 
 [servers.lmtp]
@@ -365,12 +374,7 @@ max_connections_per_ip = 0
         finally:
             db.close()
 
-    def login_name(self, local, cheap):
-        """The IMAP login: cheap logins go through the master user (a
-        plaintext compare) because sora re-hashes every password to
-        bcrypt-12 at the first login (no knob)."""
-        if cheap:
-            return f"{local}@{DOMAIN}@{MASTER}", MASTER_PW
+    def login_name(self, local):
         return f"{local}@{DOMAIN}", PASSWORD
 
     def start(self):
@@ -381,6 +385,7 @@ max_connections_per_ip = 0
         try:
             wait_port(self.imap_port, self.proc, what="sora")
             wait_port(self.lmtp_port, self.proc, what="sora")
+            wait_port(self.pop3_port, self.proc, what="sora")
         except RuntimeError as e:
             self.stderr.flush()
             raise RuntimeError(f"{e}; log:\n{self.log_tail(8)}") from None
@@ -415,7 +420,7 @@ class Dovecot(Server):
         self.dir = Path(workdir)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.pw = ensure_mail_user()
-        self.imap_port, self.lmtp_port = free_port(), free_port()
+        self.imap_port, self.lmtp_port, self.pop3_port = free_port(), free_port(), free_port()
         self.hibernate = hibernate
         self.users = {}
         for sub in ("run", "mail", "state"):
@@ -446,7 +451,7 @@ base_dir = {self.dir}/run
 state_dir = {self.dir}/state
 log_path = {self.dir}/dovecot.log
 info_log_path = /dev/null
-protocols = imap lmtp
+protocols = imap pop3 lmtp
 listen = 127.0.0.1
 ssl = no
 disable_plaintext_auth = no
@@ -467,6 +472,9 @@ default_vsz_limit = 512M
 shutdown_clients = yes
 lmtp_save_to_detail_mailbox = no
 protocol imap {{
+  mail_max_userip_connections = 20000
+}}
+protocol pop3 {{
   mail_max_userip_connections = 20000
 }}
 protocol lmtp {{
@@ -492,6 +500,15 @@ service imap-login {{
   process_min_avail = {os.cpu_count() or 1}
   client_limit = 11000
   process_limit = {os.cpu_count() or 1}
+}}
+service pop3-login {{
+  inet_listener pop3 {{
+    address = 127.0.0.1
+    port = {self.pop3_port}
+  }}
+  inet_listener pop3s {{
+    port = 0
+  }}
 }}
 service lmtp {{
   inet_listener lmtp {{
@@ -524,7 +541,7 @@ service anvil {{
                 f.write(f"{local}@{DOMAIN}:{stored}\n")
                 self.users[local] = stored
 
-    def login_name(self, local, cheap):
+    def login_name(self, local):
         return f"{local}@{DOMAIN}", PASSWORD
 
     def maildir(self, local):
@@ -538,6 +555,7 @@ service anvil {{
         try:
             wait_port(self.imap_port, self.proc, what="dovecot")
             wait_port(self.lmtp_port, self.proc, what="dovecot")
+            wait_port(self.pop3_port, self.proc, what="dovecot")
         except RuntimeError as e:
             raise RuntimeError(f"{e}; log:\n{self.log_tail(8)}") from None
         return self

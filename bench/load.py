@@ -178,7 +178,7 @@ async def mixed_client(srv, i, corpus, stats, stop_at, seed, prefill):
     LOGOUT; again until the end. Each client has its own user, so
     sequence numbers are never raced by another client's EXPUNGE."""
     rnd = random.Random(seed * 1000 + i)
-    user, pw = srv.login_name(f"mix{i}", cheap=True)
+    user, pw = srv.login_name(f"mix{i}")
     while time.monotonic() < stop_at:
         c = None
         try:
@@ -370,6 +370,123 @@ async def lmtp_fill(port, jobs, clients=16):
             c.close()
 
     await asyncio.gather(*(client() for _ in range(min(clients, len(jobs)) or 1)))
+
+
+# --------------------------------------------------------------------------
+# POP3 RETR
+
+class Pop3:
+    """One POP3 connection (USER/PASS, LIST, RETR)."""
+
+    @classmethod
+    async def connect(cls, port):
+        c = cls()
+        c.r, c.w = await asyncio.wait_for(
+            asyncio.open_connection("127.0.0.1", port, limit=1 << 24), TIMEOUT)
+        await c.ok()
+        return c
+
+    async def ok(self, cmd=None):
+        if cmd is not None:
+            self.w.write(cmd.encode() + b"\r\n")
+        ln = await asyncio.wait_for(self.r.readuntil(b"\r\n"), TIMEOUT)
+        if not ln.startswith(b"+OK"):
+            what = cmd.split()[0] if cmd else "greeting"
+            raise ImapError(f"POP3 {what} -> {ln[:200].decode('latin-1').strip()}")
+        return ln
+
+    async def multiline(self, cmd):
+        """A multi-line reply, dot-unstuffed, without the terminating '.'.
+        One readuntil for the whole body (a 2 MB message is ~27,000 lines):
+        needs at least one line before the '.', true for RETR and a LIST of
+        a non-empty maildrop (the only uses)."""
+        await self.ok(cmd)
+        raw = await asyncio.wait_for(self.r.readuntil(b"\r\n.\r\n"), TIMEOUT)
+        body = raw[:-3]  # keeps the last line's CRLF
+        if body.startswith(b".."):
+            body = body[1:]
+        return body.replace(b"\r\n..", b"\r\n.")
+
+    def close(self):
+        try:
+            self.w.write(b"QUIT\r\n")
+            self.w.close()
+        except Exception:
+            pass
+
+
+async def pop3_fill(port, mailboxes):
+    """mailboxes: {localpart: [message bytes]}, delivered in order over one
+    LMTP connection per mailbox (so message k of a maildrop is msgs[k])."""
+    await asyncio.gather(*(lmtp_fill(port, [(u, m) for m in msgs], clients=1)
+                           for u, msgs in mailboxes.items()))
+
+
+async def pop3_bench(srv, mailboxes, clients, warmup, seconds, seed=3):
+    """POP3 RETR: client i logs in to its own prefilled maildrop and RETRs
+    its messages in a random order until the end of the window. Every body
+    is checked: its dot-unstuffed length must equal the LIST size and it
+    must end with the delivered bytes (the servers prepend their own trace
+    headers), so a truncating or corrupting server counts errors instead of
+    looking fast. msgs/s, MB/s (unstuffed bytes), p50/p99 per RETR."""
+    t0 = time.monotonic()
+    w0, w1 = t0 + warmup, t0 + warmup + seconds
+    lat, sizes, errors = [], [], []
+    users = list(mailboxes)
+    cpu0 = me0 = None
+
+    async def client(i):
+        rnd = random.Random(seed * 100 + i)
+        local = users[i]
+        msgs = mailboxes[local]
+        user, pw = srv.login_name(local)
+        c = None
+        while time.monotonic() < w1:
+            try:
+                if c is None:
+                    c = await Pop3.connect(srv.pop3_port)
+                    await c.ok(f"USER {user}")
+                    await c.ok(f"PASS {pw}")
+                    listing = (await c.multiline("LIST")).split(b"\r\n")
+                    octets = [int(ln.split()[1]) for ln in listing if ln]
+                    if len(octets) != len(msgs):
+                        raise ImapError(f"POP3 LIST: {len(octets)} messages, "
+                                        f"{len(msgs)} delivered")
+                k = rnd.randrange(len(msgs))
+                s = time.monotonic()
+                body = await c.multiline(f"RETR {k + 1}")
+                e = time.monotonic()
+                if len(body) != octets[k] or not body.endswith(msgs[k]):
+                    errors.append(f"RETR {k + 1} of {local}: {len(body)} bytes, LIST said "
+                                  f"{octets[k]}, delivered {len(msgs[k])}"
+                                  f"{'' if body.endswith(msgs[k]) else ', content differs'}")
+                elif w0 <= e <= w1:
+                    lat.append(e - s)
+                    sizes.append(len(body))
+            except (ImapError, OSError, ValueError, IndexError, asyncio.IncompleteReadError,
+                    asyncio.TimeoutError, asyncio.LimitOverrunError) as ex:
+                errors.append(f"{local}: {type(ex).__name__}: {ex}"[:300])
+                if c is not None:
+                    c.w.close()
+                c = None
+                await asyncio.sleep(0.1)
+        if c is not None:
+            c.close()
+
+    async def mark():
+        nonlocal cpu0, me0
+        await asyncio.sleep(warmup)
+        cpu0, me0 = srv.cpu(), self_cpu()
+
+    m = asyncio.ensure_future(mark())
+    await asyncio.gather(*(client(i) for i in range(clients)))
+    await m
+    cpu = srv.cpu() - cpu0
+    return {"clients": clients, "seconds": seconds, "msgs_per_s": len(lat) / seconds,
+            "mb_per_s": sum(sizes) / 1e6 / seconds, "loadgen_cpu_s": self_cpu() - me0,
+            "p50_ms": (pct(lat, 50) or 0) * 1e3, "p99_ms": (pct(lat, 99) or 0) * 1e3,
+            "errors": len(errors), "error_samples": errors[:5], "server_cpu_s": cpu,
+            "msgs_per_cpu_s": len(lat) / cpu if cpu > 0 else None}
 
 
 # --------------------------------------------------------------------------

@@ -6,7 +6,7 @@
 #   BENCH_QUICK=1   reduced sizes, under 3 minutes (CI runs this)
 #   SORA_BIN        use this sora instead of building one (sora-admin next to it)
 #   BENCH_BUILD     release build directory (default build-release)
-#   BENCH_ONLY      comma list: mixed,lmtp,login,push,idle,big,s3
+#   BENCH_ONLY      comma list: mixed,lmtp,pop3,login,push,idle,big,s3
 #   BENCH_NOISE     a sentence about the machine's other load, put in the report
 #   BENCH_PERF=1    also profile sora (perf record -g) in two extra, unrecorded runs
 # Exit status: non-zero only when a script or server broke, never for a number.
