@@ -40,7 +40,10 @@ struct store_watcher {
 struct store {
 	const struct store_vfuncs *v;
 	struct store_watcher watchers[STORE_WATCHERS_MAX];
-	size_t watcher_count;
+	/* published with release after the entry is written: a driver's
+	   listener thread may already call store_changed() while watchers
+	   are being registered */
+	_Atomic size_t watcher_count;
 };
 
 /* What store.c hands to the driver for one message. */

@@ -9,6 +9,7 @@
 #include "lib/utf8.h"
 #include "lib/util.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -487,11 +488,13 @@ void store_close(struct store **st)
 
 int store_watch(struct store *st, store_change_cb *cb, void *ctx)
 {
-	if (st->watcher_count >= STORE_WATCHERS_MAX)
+	size_t n = atomic_load_explicit(&st->watcher_count, memory_order_relaxed);
+
+	if (n >= STORE_WATCHERS_MAX)
 		return -1;
-	st->watchers[st->watcher_count].cb = cb;
-	st->watchers[st->watcher_count].ctx = ctx;
-	st->watcher_count++;
+	st->watchers[n].cb = cb;
+	st->watchers[n].ctx = ctx;
+	atomic_store_explicit(&st->watcher_count, n + 1, memory_order_release);
 	return 0;
 }
 
@@ -499,7 +502,9 @@ void store_changed(struct store *st, int64_t mailbox_id, uint64_t modseq)
 {
 	const struct store_change change = { .mailbox_id = mailbox_id, .modseq = modseq };
 
-	for (size_t i = 0; i < st->watcher_count; i++)
+	size_t n = atomic_load_explicit(&st->watcher_count, memory_order_acquire);
+
+	for (size_t i = 0; i < n; i++)
 		st->watchers[i].cb(&change, st->watchers[i].ctx);
 }
 
