@@ -644,6 +644,26 @@ int store_credential_lookup(struct store *st, const char *address, struct arena 
 	return st->v->credential_lookup(st, addr, arena, cred_r, e);
 }
 
+/* Blob keys are built from the primary address (domain/localpart/hash),
+   and that is not recorded per message yet: changing the primary of an
+   account that has stored mail would hide its bodies. Refused until the
+   key's address is kept per message (as Sora's s3_domain/s3_localpart). */
+static int primary_change_check(struct store *st, int64_t account_id, struct store_error *e)
+{
+	struct arena *a = arena_new(1024);
+	struct store_account acc;
+	int ret = st->v->account_get(st, account_id, a, &acc, e);
+
+	if (ret == 0 && (acc.message_count > 0 || acc.total_bytes > 0)) {
+		store_error_set(e, STORE_INVALID,
+				"the account has stored mail: its primary address names the "
+				"storage keys of its messages and cannot change");
+		ret = -1;
+	}
+	arena_free(&a);
+	return ret;
+}
+
 int store_credential_add(struct store *st, int64_t account_id, const char *address,
 			 const char *password_hash, bool make_primary, struct store_error *err)
 {
@@ -653,6 +673,8 @@ int store_credential_add(struct store *st, int64_t account_id, const char *addre
 	if (id_check(account_id, "account", e) < 0 ||
 	    store_address_normalize(address, addr, e) < 0 ||
 	    password_hash_check(password_hash, e) < 0)
+		return -1;
+	if (make_primary && primary_change_check(st, account_id, e) < 0)
 		return -1;
 	return st->v->credential_add(st, account_id, addr, password_hash, make_primary, e);
 }
@@ -684,7 +706,18 @@ int store_credential_set_primary(struct store *st, const char *address, struct s
 	char addr[STORE_ADDRESS_MAX + 1];
 	ERR_OR_SINK(err);
 
+	struct store_credential cred;
+	struct arena *a;
+	int ret;
+
 	if (store_address_normalize(address, addr, e) < 0)
+		return -1;
+	a = arena_new(1024);
+	ret = st->v->credential_lookup(st, addr, a, &cred, e);
+	arena_free(&a);
+	if (ret < 0)
+		return -1;
+	if (!cred.is_primary && primary_change_check(st, cred.account_id, e) < 0)
 		return -1;
 	return st->v->credential_set_primary(st, addr, e);
 }

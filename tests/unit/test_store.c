@@ -586,6 +586,26 @@ static void test_credentials(void **state)
 	      STORE_INVALID);
 }
 
+/* The primary address names the blob keys of an account's mail: once the
+   account holds mail, the primary cannot move (a new secondary still can
+   be added, and a mail-less account may switch). */
+static void test_primary_pinned_by_mail(void **state)
+{
+	struct fx *fx = *state;
+	int64_t acc = new_account(fx, "pinned");
+	const char *alias = addr(fx, "pinned-alias");
+
+	OK(store_credential_add(fx->st, acc, alias, "{PLAIN}a", false, E));
+	append_simple(fx, mailbox_id(fx, acc, "INBOX"), 0, 100);
+	FAILS(store_credential_set_primary(fx->st, alias, E), STORE_INVALID);
+	FAILS(store_credential_add(fx->st, acc, addr(fx, "pinned2"), "{PLAIN}b", true, E),
+	      STORE_INVALID);
+	/* setting the primary that already is primary is no change */
+	OK(store_credential_set_primary(fx->st, addr(fx, "pinned"), E));
+	OK(store_credential_add(fx->st, acc, addr(fx, "pinned3"), "{PLAIN}c", false, E));
+	assert_string_equal(account_of(fx, acc).primary_address, addr(fx, "pinned"));
+}
+
 /* Schema version 2: per-account QUOTA limits, and the part offsets of a
    content (NULL when not given, as for mail stored before). */
 static void test_parts_and_quota(void **state)
@@ -2263,6 +2283,7 @@ int main(void)
 		cmocka_unit_test(test_mailbox_name_rules),
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 		T(test_migrations),
+		T(test_primary_pinned_by_mail),
 		T(test_parts_and_quota),
 		T(test_open_errors),
 		T(test_account_defaults),
