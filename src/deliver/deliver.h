@@ -56,6 +56,7 @@ enum deliver_status {
 	DELIVER_PERMFAIL,  /* no such account, message refused */
 	DELIVER_REJECTED,  /* Sieve reject/ereject: reply holds the reason */
 	DELIVER_LOOP,      /* X-Sora-Loop came back to us, or too many hops */
+	DELIVER_OVERQUOTA, /* the account's QUOTA (storage or messages) would be exceeded */
 };
 
 struct deliver_result {

@@ -33,6 +33,27 @@ void deliver_sha256_hex(const char *data, size_t len, char out[65])
 	out[64] = '\0';
 }
 
+/* The account's own QUOTA limits, else the defaults of the IMAP server
+   section (quota_storage / quota_messages), as IMAP's GETQUOTA reports
+   them: mail that IMAP would refuse with [OVERQUOTA] is not delivered. */
+static bool over_quota(const struct config *cfg, const struct store_account *acc, size_t len)
+{
+	uint64_t bytes = acc->quota_storage, messages = acc->quota_messages;
+
+	for (size_t i = 0; cfg != NULL && i < cfg->server_count; i++) {
+		if (cfg->servers[i].type != SERVER_IMAP)
+			continue;
+		if (bytes == 0)
+			bytes = cfg->servers[i].quota_storage;
+		if (messages == 0)
+			messages = cfg->servers[i].quota_messages;
+		break;
+	}
+	if (bytes != 0 && acc->total_bytes + len > bytes)
+		return true;
+	return messages != 0 && acc->message_count + 1 > messages;
+}
+
 /* At most once an hour per process, by whichever delivery gets there
    first: records past their use are removed (a directory walk). */
 static void records_maybe_prune(const struct mail_services *ms)
@@ -71,6 +92,14 @@ void deliver_incoming(const struct mail_services *ms, const struct deliver_incom
 		goto out;
 	}
 	ctx.primary = account.primary_address;
+	if (over_quota(ms->cfg, &account, in->len)) {
+		res->status = DELIVER_OVERQUOTA;
+		snprintf(res->reason, sizeof(res->reason),
+			 "quota: %llu messages, %llu bytes stored",
+			 (unsigned long long)account.message_count,
+			 (unsigned long long)account.total_bytes);
+		goto out;
+	}
 	/* an MTA that lost our 250 (crash, timeout) sends the same bytes
 	   again: absorb it instead of storing a second copy */
 	deliver_sha256_hex(in->data + in->body_offset, in->len - in->body_offset, hash);

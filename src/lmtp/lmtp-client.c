@@ -544,6 +544,13 @@ static void data_reply(struct lmtp_client *lc, const struct deliver_result *r, c
 			 log_str(r->reason));
 		(void)conn_sendf(lc->conn, "550 5.7.1 %s\r\n", r->reply);
 		break;
+	case DELIVER_OVERQUOTA:
+		log_info(conn_log(lc->conn), "lmtp.overquota", "rcpt=%s reason=%s", log_str(rcpt),
+			 log_str(r->reason));
+		/* permanent, as Dovecot's default and Sora's IMAP [OVERQUOTA] */
+		(void)conn_sendf(lc->conn, "552 5.2.2 <%s> Mailbox is full (quota exceeded)\r\n",
+				 rcpt);
+		break;
 	case DELIVER_LOOP:
 		log_warn(conn_log(lc->conn), "lmtp.loop", "rcpt=%s reason=%s", log_str(rcpt),
 			 log_str(r->reason));
