@@ -6,6 +6,7 @@
    after checking that it is usable. Errors go to stderr, exit 1; usage
    errors exit 2. */
 #include "admin-accounts.h"
+#include "admin-common.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -108,34 +109,6 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		}
 	}
 	return 0;
-}
-
-static struct store *open_store(const struct config *cfg, bool skip_migrations)
-{
-	struct store_settings set;
-	struct store_error err;
-	struct store *st;
-
-	mail_store_settings(cfg, &set);
-	set.skip_migrations = skip_migrations;
-	if (set.driver != NULL && strcmp(set.driver, "postgres") == 0) {
-		if (store_open(&set, &st, &err) < 0) {
-			fprintf(stderr, "sora-admin: cannot open the PostgreSQL database "
-					"([database.write]): %s\n", err.msg);
-			return NULL;
-		}
-		return st;
-	}
-	if (util_mkdir_parents(set.path) < 0) {
-		fprintf(stderr, "sora-admin: cannot create the directory of %s: %s\n", set.path,
-			strerror(errno));
-		return NULL;
-	}
-	if (store_open(&set, &st, &err) < 0) {
-		fprintf(stderr, "sora-admin: cannot open database %s: %s\n", set.path, err.msg);
-		return NULL;
-	}
-	return st;
 }
 
 /* The stored hash for the flags given, malloc'ed; NULL after printing why. */
@@ -329,7 +302,7 @@ int admin_accounts(const struct config *cfg, int argc, char **argv)
 	}
 	if (strcmp(cmd, "list") != 0 && need(o.email, "--email") < 0)
 		return 2;
-	st = open_store(cfg, false);
+	st = admin_open_store(cfg, false);
 	if (st == NULL)
 		return 1;
 	if (strcmp(cmd, "create") == 0) {
@@ -413,7 +386,7 @@ int admin_credentials(const struct config *cfg, int argc, char **argv)
 	if (need(o.email, "--email") < 0 ||
 	    (strcmp(cmd, "add") == 0 && need(o.primary, "--primary") < 0))
 		return 2;
-	st = open_store(cfg, false);
+	st = admin_open_store(cfg, false);
 	if (st == NULL)
 		return 1;
 	if (strcmp(cmd, "add") == 0) {
@@ -466,7 +439,7 @@ int admin_migrate(const struct config *cfg, int argc, char **argv)
 		fputs(migrate_usage, asked ? stdout : stderr);
 		return asked ? 0 : 2;
 	}
-	st = open_store(cfg, true);
+	st = admin_open_store(cfg, true);
 	if (st == NULL)
 		return 1;
 	if (strcmp(argv[0], "up") == 0 && store_migrate_up(st, &applied, &err) < 0)

@@ -7,6 +7,7 @@
    through store_auth_block_clear(). Errors go to stderr, exit 1; usage
    errors exit 2. */
 #include "admin-auth.h"
+#include "admin-common.h"
 
 #include <errno.h>
 #include <sqlite3.h>
@@ -29,33 +30,6 @@ static const char auth_usage[] =
     "\n"
     "IPv6 addresses are blocked per /64: --ip takes any address of the prefix.\n"
     "A master user's block is listed and lifted as --user master:NAME.\n";
-
-static struct store *auth_open_store(const struct config *cfg)
-{
-	struct store_settings set;
-	struct store_error err;
-	struct store *st;
-
-	mail_store_settings(cfg, &set);
-	if (set.driver != NULL && strcmp(set.driver, "postgres") == 0) {
-		if (store_open(&set, &st, &err) < 0) {
-			fprintf(stderr, "sora-admin: cannot open the PostgreSQL database "
-					"([database.write]): %s\n", err.msg);
-			return NULL;
-		}
-		return st;
-	}
-	if (util_mkdir_parents(set.path) < 0) {
-		fprintf(stderr, "sora-admin: cannot create the directory of %s: %s\n", set.path,
-			strerror(errno));
-		return NULL;
-	}
-	if (store_open(&set, &st, &err) < 0) {
-		fprintf(stderr, "sora-admin: cannot open database %s: %s\n", set.path, err.msg);
-		return NULL;
-	}
-	return st;
-}
 
 static void print_time(int64_t t)
 {
@@ -107,7 +81,7 @@ static int auth_blocked(const struct config *cfg)
 	static const char sql[] =
 	    "SELECT kind, key, until FROM auth_blocks WHERE until > ? ORDER BY until, kind, key";
 	int64_t now = (int64_t)time(NULL);
-	struct store *st = auth_open_store(cfg);
+	struct store *st = admin_open_store(cfg, false);
 	sqlite3 *db = NULL;
 	sqlite3_stmt *s = NULL;
 	int ret = 1, rc;
@@ -208,7 +182,7 @@ static int auth_unblock(const struct config *cfg, int argc, char **argv)
 			(void)store_address_strip_detail(user_key);
 		key = user_key;
 	}
-	st = auth_open_store(cfg);
+	st = admin_open_store(cfg, false);
 	if (st == NULL)
 		return 1;
 	if (store_auth_block_get(st, kind, key, (int64_t)time(NULL), &until, &err) < 0 ||

@@ -2,6 +2,7 @@
    Each command is one store call (one transaction). Errors go to stderr:
    exit 1 for store errors, 2 for usage errors. */
 #include "admin-mailbox.h"
+#include "admin-common.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -91,33 +92,6 @@ static void print_special_use(unsigned int bits)
 	}
 }
 
-static struct store *open_store(const struct config *cfg)
-{
-	struct store_settings set;
-	struct store_error err;
-	struct store *st;
-
-	mail_store_settings(cfg, &set);
-	if (set.driver != NULL && strcmp(set.driver, "postgres") == 0) {
-		if (store_open(&set, &st, &err) < 0) {
-			fprintf(stderr, "sora-admin: cannot open the PostgreSQL database "
-					"([database.write]): %s\n", err.msg);
-			return NULL;
-		}
-		return st;
-	}
-	if (util_mkdir_parents(set.path) < 0) {
-		fprintf(stderr, "sora-admin: cannot create the directory of %s: %s\n", set.path,
-			strerror(errno));
-		return NULL;
-	}
-	if (store_open(&set, &st, &err) < 0) {
-		fprintf(stderr, "sora-admin: cannot open database %s: %s\n", set.path, err.msg);
-		return NULL;
-	}
-	return st;
-}
-
 static int mailbox_list(struct store *st, int64_t account_id)
 {
 	struct arena *a = arena_new(8192);
@@ -195,7 +169,7 @@ int admin_mailbox(const struct config *cfg, int argc, char **argv)
 		fprintf(stderr, "sora-admin: mailbox: unknown special use '%s'\n", o.special_use);
 		return 2;
 	}
-	st = open_store(cfg);
+	st = admin_open_store(cfg, false);
 	if (st == NULL)
 		return 1;
 	if (store_account_find(st, o.email, false, &account_id, &err) < 0) {

@@ -1,5 +1,6 @@
 /* sora-admin sieve: see admin-sieve.h. */
 #include "admin-sieve.h"
+#include "admin-common.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -56,24 +57,6 @@ static int parse(int argc, char **argv, struct sieve_opts *o)
 		}
 	}
 	return 0;
-}
-
-static struct store *open_store(const struct config *cfg)
-{
-	struct store_settings set = { .driver = cfg->database.driver, .path = cfg->database.path };
-	struct store_error err;
-	struct store *st;
-
-	if (util_mkdir_parents(set.path) < 0) {
-		fprintf(stderr, "sora-admin: cannot create the directory of %s: %s\n", set.path,
-			strerror(errno));
-		return NULL;
-	}
-	if (store_open(&set, &st, &err) < 0) {
-		fprintf(stderr, "sora-admin: cannot open database %s: %s\n", set.path, err.msg);
-		return NULL;
-	}
-	return st;
 }
 
 /* The whole file (or stdin for "-"), at most max + 1 bytes so that an
@@ -189,7 +172,7 @@ static int run(const struct config *cfg, const char *cmd, const struct sieve_opt
 	int64_t account_id;
 	int ret;
 
-	st = open_store(cfg);
+	st = admin_open_store(cfg, false);
 	if (st == NULL)
 		return 1;
 	if (store_account_find(st, o->email, false, &account_id, &err) < 0) {
