@@ -710,6 +710,17 @@ def _gnuplot(script):
     return True
 
 
+def build_type(sora_bin):
+    """"release build" when the binary's meson build dir says so (wherever it is)."""
+    try:
+        opts = json.loads((Path(sora_bin).parent / "meson-info" / "intro-buildoptions.json")
+                          .read_text())
+        bt = next(o["value"] for o in opts if o["name"] == "buildtype")
+    except (OSError, ValueError, StopIteration, KeyError):
+        return f"binary {sora_bin}"
+    return "release build" if bt == "release" else f"{bt} build, {sora_bin}"
+
+
 def meta_info(sora_bin):
     def cmd(*a):
         try:
@@ -726,7 +737,7 @@ def meta_info(sora_bin):
             "mem_gib": round(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") / 2**30),
             "kernel": platform.release(), "loadavg_start": os.getloadavg()[0],
             "sora_version": cmd(sora_bin, "--version") or "?",
-            "sora_build": "release build" if "release" in sora_bin else f"binary {sora_bin}",
+            "sora_build": build_type(sora_bin),
             "dovecot_version": "Dovecot " + cmd("dovecot", "--version")}
 
 
