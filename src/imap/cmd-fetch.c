@@ -97,6 +97,11 @@ struct fetch_msg {
 #define STREAM_CHUNK (256u * 1024)
 #define STREAM_HIGH (1u << 20)
 #define STREAM_POLL_MS 2
+#define STREAM_POLL_MAX_MS 64
+/* A client that reads nothing of a streamed reply for this long is cut
+   off: it holds a worker thread, and enough of them would stall every
+   session of the server. */
+#define STREAM_STALL_MS (20 * 1000)
 
 struct fetch_stream {
 	pthread_mutex_t mu;
@@ -105,6 +110,9 @@ struct fetch_stream {
 	struct loop *loop;
 	struct timer timer;
 	struct buf chunk;   /* with the loop while busy */
+	uint64_t stall_start; /* loop time the queue was first found full, 0 = not */
+	uint64_t stall_pending; /* queued bytes then: less means the client reads */
+	unsigned poll_ms;
 	bool busy;
 	bool aborted;       /* the connection went away: stop */
 	bool started;       /* bytes went out: a failure now must close */
@@ -145,12 +153,28 @@ static void stream_check(struct fetch_stream *st)
 {
 	struct conn *c = st->conn;
 
-	if (conn_session(c) == NULL || conn_is_closing(c))
+	if (conn_session(c) == NULL || conn_is_closing(c)) {
 		st->aborted = true;
-	else if (conn_output_pending(c) > STREAM_HIGH) {
-		loop_timer_start(st->loop, &st->timer, STREAM_POLL_MS);
+	} else if (conn_output_pending(c) > STREAM_HIGH) {
+		uint64_t now = loop_now(st->loop), pending = conn_output_pending(c);
+
+		if (st->stall_start == 0 || pending < st->stall_pending) {
+			/* first look, or the client read some: a new stall clock */
+			st->stall_start = now;
+			st->stall_pending = pending;
+			st->poll_ms = STREAM_POLL_MS;
+		} else if (now - st->stall_start >= STREAM_STALL_MS) {
+			st->aborted = true;
+			conn_close(c, "client stopped reading a streamed reply");
+			stream_release(st);
+			return;
+		} else if (st->poll_ms < STREAM_POLL_MAX_MS) {
+			st->poll_ms *= 2;
+		}
+		loop_timer_start(st->loop, &st->timer, st->poll_ms);
 		return;
 	}
+	st->stall_start = 0;
 	stream_release(st);
 }
 

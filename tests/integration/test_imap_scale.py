@@ -273,3 +273,38 @@ def test_big_message_ranges(sora, data_dir):
     assert m2.select("INBOX")[0] == "OK"
     m2.logout()
     m.logout()
+
+
+def test_client_that_stops_reading_is_cut_off(sora, data_dir):
+    """A streamed reply holds a worker while the client's queue is full; a
+    client that reads nothing for 20 s is disconnected, so with a single
+    worker thread another session is served again instead of waiting for
+    the idle timeout (30 min)."""
+    s = sora.new()
+    conf = BASE.format(data=data_dir) + "\n    [runtime]\n    worker_threads = 1\n"
+    s.write_config(conf)
+    admin(s, "accounts", "create", "--email", "alice@example.org", "--password", "secret")
+    body = big_message()
+    s.start(conf)
+    m = login(s)
+    assert m.append("INBOX", None, None, body)[0] == "OK"
+    m.select("INBOX")
+    c = socket.create_connection(("127.0.0.1", s.port("imap")), timeout=T(60))
+    c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    c.recv(1000)
+    c.sendall(b"a LOGIN alice@example.org secret\r\nb SELECT INBOX\r\n"
+              b"c FETCH 1 BODY.PEEK[]\r\n")
+    time.sleep(1)  # the stream fills the socket and stalls; nobody reads
+    t0 = time.monotonic()
+    typ, dat = m.fetch("1", "(BODY.PEEK[]<0.100>)")
+    waited = time.monotonic() - t0
+    assert typ == "OK" and literal(dat) == [body[:100]]
+    # served only once the stalled stream was cut (about 20 s), not at once
+    # (the single worker was busy) and not after the idle timeout
+    print(f"scale: served after the stalled stream was cut: {waited:.1f} s")
+    assert 10 < waited < T(60), waited
+    # the stalled session is closed (after the close's own drain deadline)
+    s.wait_log(r"event=disconnect reason=\"?client stopped reading a streamed reply",
+               timeout=30)
+    c.close()
+    m.logout()
