@@ -79,7 +79,8 @@ void imap_capabilities(const struct imap_client *ic, struct buf *out)
 	(void)buf_append_str(out, "IMAP4rev2 IMAP4rev1 LITERAL+ LITERAL- ID");
 	if (ic->state != IMAP_ST_NOT_AUTH && ic->srv->ms != NULL) {
 		(void)buf_append_str(out, " ENABLE UNSELECT UIDPLUS MOVE NAMESPACE "
-					  "SPECIAL-USE CHILDREN STATUS=SIZE CONDSTORE ESEARCH "
+					  "SPECIAL-USE CREATE-SPECIAL-USE CHILDREN STATUS=SIZE "
+					  "CONDSTORE ESEARCH SASL-IR "
 					  "LIST-EXTENDED LIST-STATUS IDLE UNAUTHENTICATE SORT "
 					  "SORT=DISPLAY THREAD=ORDEREDSUBJECT");
 		(void)buf_append_str(out, " THREAD=REFERENCES THREAD=REFS ESORT SEARCHRES "
