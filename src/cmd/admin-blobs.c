@@ -167,7 +167,9 @@ static const char cleanup_usage[] =
 	"One cleanup pass now: removes tombstones of messages expunged, and the data\n"
 	"of accounts deleted, more than the grace period ago ([cleanup] grace_period\n"
 	"unless given, e.g. \"0\", \"12h\", \"14d\"), then deletes from the blob store\n"
-	"every body no message refers to any more. Safe while sora runs.\n";
+	"every body no message refers to any more, and the orphans: bodies of live\n"
+	"accounts that no metadata row names (left by a crash mid-delivery), once\n"
+	"older than the grace period (and at least a minute). Safe while sora runs.\n";
 
 static void cleanup_progress(void *ctx, const char *phase, const struct cleanup_stats *st)
 {
@@ -177,11 +179,13 @@ static void cleanup_progress(void *ctx, const char *phase, const struct cleanup_
 		return;
 	}
 	printf("%-10s tombstones=%llu account_messages=%llu blobs_deleted=%llu "
-	       "blob_errors=%llu rows=%llu accounts=%llu\n",
+	       "blob_errors=%llu rows=%llu accounts=%llu orphans_deleted=%llu "
+	       "orphan_errors=%llu\n",
 	       phase, (unsigned long long)st->tombstones,
 	       (unsigned long long)st->account_messages, (unsigned long long)st->blobs_deleted,
 	       (unsigned long long)st->blob_errors, (unsigned long long)st->rows_forgotten,
-	       (unsigned long long)st->accounts);
+	       (unsigned long long)st->accounts, (unsigned long long)st->orphans_deleted,
+	       (unsigned long long)st->orphan_errors);
 	fflush(stdout);
 }
 
@@ -220,9 +224,10 @@ int admin_cleanup(const struct config *cfg, int argc, char **argv)
 		fprintf(stderr, "sora-admin: cleanup run: %s\n", err);
 		return 1;
 	}
-	if (st.blob_errors > 0) {
+	if (st.blob_errors + st.orphan_errors > 0) {
 		fprintf(stderr, "sora-admin: cleanup run: %llu bodies could not be deleted "
-				"(kept; run again)\n", (unsigned long long)st.blob_errors);
+				"(kept; run again)\n",
+			(unsigned long long)(st.blob_errors + st.orphan_errors));
 		return 1;
 	}
 	return 0;

@@ -5,9 +5,15 @@
    was expunged or deleted more than grace_period ago: tombstones, the
    messages of soft-deleted accounts, then every body no message refers to
    any more (blob first, its metadata row after: a failed blob delete is
-   retried by the next pass), then the deleted accounts' rows. Needs both
-   stores, hence here and not in src/store. One pass runs cluster-wide at
-   a time (store_cleanup_try_lock). */
+   retried by the next pass), then the deleted accounts' rows. Last, the
+   orphan sweep: bodies under a live account's key prefix that no metadata
+   row names (a crash between a body's write and its metadata's commit,
+   deliver_prepare's order) and whose object is older than grace_period,
+   and at least CLEANUP_ORPHAN_MIN_AGE, are deleted: a delivery in flight
+   has a fresh object (blob-fs refreshes the mtime of a body written again)
+   and is never touched. Needs both stores, hence here and not in
+   src/store. One pass runs cluster-wide at a time
+   (store_cleanup_try_lock). */
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -23,9 +29,15 @@ struct cleanup_stats {
 	uint64_t blob_errors;   /* bodies that could not be deleted (kept, retried) */
 	uint64_t rows_forgotten; /* body metadata rows removed */
 	uint64_t accounts;      /* account rows removed */
+	uint64_t orphans_deleted; /* bodies no metadata row named, deleted */
+	uint64_t orphan_errors; /* orphans that could not be deleted (retried next pass) */
 };
 
-/* phase: "accounts", "tombstones", "blobs", "done". */
+/* Whatever grace_s says, an orphan younger than this stays: its delivery
+   may still be between the body's write and the metadata's commit. */
+#define CLEANUP_ORPHAN_MIN_AGE 60
+
+/* phase: "accounts", "tombstones", "blobs", "orphans", "done". */
 typedef void cleanup_progress_fn(void *ctx, const char *phase, const struct cleanup_stats *st);
 
 /* One pass now, removing what is older than grace_s seconds. 0, or -1

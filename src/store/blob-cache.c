@@ -612,7 +612,7 @@ static int cache_copy(struct blob *b, const char *src, const char *dst, struct b
 	return blob_inner_copy(b, src, dst, err);
 }
 
-static int cache_list(struct blob *b, const char *prefix, blob_list_fn *fn, void *ctx,
+static int cache_list(struct blob *b, const char *prefix, blob_list_entry_fn *fn, void *ctx,
 		      struct blob_error *err)
 {
 	return blob_inner_list(b, prefix, fn, ctx, err);

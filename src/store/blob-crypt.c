@@ -377,21 +377,24 @@ static int blob_crypt_copy(struct blob *b, const char *src, const char *dst,
 }
 
 struct blob_crypt_list_ctx {
-	blob_list_fn *fn;
+	blob_list_entry_fn *fn;
 	void *ctx;
 };
 
-static int blob_crypt_list_cb(void *ctx, const char *key, uint64_t size, struct blob_error *err)
+static int blob_crypt_list_cb(void *ctx, const struct blob_list_entry *e,
+			      struct blob_error *err)
 {
 	struct blob_crypt_list_ctx *lc = ctx;
+	struct blob_list_entry plain = *e;
 
-	if (strcmp(key, BLOB_CRYPT_CHECK_KEY) == 0)
+	if (strcmp(e->key, BLOB_CRYPT_CHECK_KEY) == 0)
 		return 0;
-	return lc->fn(lc->ctx, key, size >= BLOB_CRYPT_OVERHEAD ? size - BLOB_CRYPT_OVERHEAD : 0,
-		      err);
+	plain.size = e->size >= BLOB_CRYPT_OVERHEAD ? e->size - BLOB_CRYPT_OVERHEAD : 0;
+	return lc->fn(lc->ctx, &plain, err);
 }
 
-static int blob_crypt_list(struct blob *b, const char *prefix, blob_list_fn *fn, void *ctx,
+static int blob_crypt_list(struct blob *b, const char *prefix, blob_list_entry_fn *fn,
+			   void *ctx,
 			   struct blob_error *err)
 {
 	struct blob_crypt_list_ctx lc = { fn, ctx };

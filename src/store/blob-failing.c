@@ -84,8 +84,8 @@ static int blob_failing_copy(struct blob *b, const char *src, const char *dst,
 	BLOB_FAILING_CALL(b, BLOB_OP_COPY, err, blob_inner_copy(b, src, dst, err));
 }
 
-static int blob_failing_list(struct blob *b, const char *prefix, blob_list_fn *fn, void *ctx,
-			     struct blob_error *err)
+static int blob_failing_list(struct blob *b, const char *prefix, blob_list_entry_fn *fn,
+			     void *ctx, struct blob_error *err)
 {
 	BLOB_FAILING_CALL(b, BLOB_OP_LIST, err, blob_inner_list(b, prefix, fn, ctx, err));
 }

@@ -259,6 +259,12 @@ static int blob_fs_put(struct blob *b, const char *key, struct blob_istream *in,
 	chunk = xmalloc(2 * BLOB_FS_CHUNK);
 	/* content-addressed keys: the same bytes again need no write */
 	ret = blob_fs_same_content(dir_fd, name, in, chunk, err);
+	if (ret > 0 && utimensat(dir_fd, name, NULL, 0) < 0) {
+		/* the mtime tells cleanup's orphan sweep that a delivery just
+		   wrote this body (its metadata may not be committed yet) */
+		blob_error_errno(err, BLOB_IO, errno, "touching a blob");
+		ret = -1;
+	}
 	if (ret != 0) {
 		ret = ret > 0 ? 0 : -1;
 		goto out;
@@ -470,7 +476,7 @@ struct blob_fs_entry {
 struct blob_fs_walk {
 	const char *prefix;
 	size_t prefix_len;
-	blob_list_fn *fn;
+	blob_list_entry_fn *fn;
 	void *ctx;
 	struct buf path; /* the key of the current directory, with trailing '/' */
 };
@@ -610,7 +616,10 @@ static int blob_fs_walk_entry(struct blob_fs_walk *w, int dir_fd,
 	} else if (w->path.len >= w->prefix_len && blob_fs_may_match(w) &&
 		   blob_key_valid(w->path.data) &&
 		   fstatat(dir_fd, e->name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
-		ret = w->fn(w->ctx, w->path.data, (uint64_t)st.st_size, err);
+		struct blob_list_entry le = { w->path.data, (uint64_t)st.st_size,
+					      (int64_t)st.st_mtime };
+
+		ret = w->fn(w->ctx, &le, err);
 		if (ret < 0 && err->code == BLOB_OK)
 			blob_error_set(err, BLOB_IO, "list stopped by its reader");
 		ret = ret < 0 ? -1 : ret > 0 ? 1 : 0;
@@ -621,7 +630,7 @@ out:
 	return ret;
 }
 
-static int blob_fs_list(struct blob *b, const char *prefix, blob_list_fn *fn, void *ctx,
+static int blob_fs_list(struct blob *b, const char *prefix, blob_list_entry_fn *fn, void *ctx,
 			struct blob_error *err)
 {
 	struct blob_fs *fs = (struct blob_fs *)b;

@@ -57,7 +57,7 @@ struct blob_vfuncs {
 	int (*del)(struct blob *b, const char *key, struct blob_error *err);
 	int (*copy)(struct blob *b, const char *src_key, const char *dst_key,
 		    struct blob_error *err);
-	int (*list)(struct blob *b, const char *prefix, blob_list_fn *fn, void *ctx,
+	int (*list)(struct blob *b, const char *prefix, blob_list_entry_fn *fn, void *ctx,
 		    struct blob_error *err);
 	/* Frees the driver's own state only; blob_close() closes inner after. */
 	void (*close)(struct blob *b);
@@ -95,7 +95,7 @@ int blob_inner_get_range(struct blob *b, const char *key, uint64_t offset, uint6
 			 struct blob_error *err);
 int blob_inner_del(struct blob *b, const char *key, struct blob_error *err);
 int blob_inner_copy(struct blob *b, const char *src, const char *dst, struct blob_error *err);
-int blob_inner_list(struct blob *b, const char *prefix, blob_list_fn *fn, void *ctx,
+int blob_inner_list(struct blob *b, const char *prefix, blob_list_entry_fn *fn, void *ctx,
 		    struct blob_error *err);
 
 /* Sinks and sources used by several drivers. */
@@ -137,6 +137,10 @@ struct blob_s3_list_page {
    BLOB_S3_TOKEN_MAX. The caller frees page_r->next_token. */
 int blob_s3_list_parse(const char *xml, size_t len, blob_list_fn *fn, void *ctx,
 		       struct blob_s3_list_page *page_r, struct blob_error *err);
+/* The same with <LastModified> (ISO 8601, UTC) as each entry's mtime (0
+   when absent or unparsable). */
+int blob_s3_list_parse_entries(const char *xml, size_t len, blob_list_entry_fn *fn, void *ctx,
+			       struct blob_s3_list_page *page_r, struct blob_error *err);
 /* The text of the first <name> element in an S3 error document, decoded,
    into out (size out_size, NUL-terminated, non-printable bytes replaced by
    '?'). false when there is none. */

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define XML_MAX_DEPTH 8
 #define XML_SIZE_MAX_DIGITS 20
@@ -20,6 +21,7 @@ enum xml_want {
 	XML_WANT_SIZE,
 	XML_WANT_TRUNCATED,
 	XML_WANT_TOKEN,
+	XML_WANT_MTIME,
 };
 
 struct xml_list_state {
@@ -30,8 +32,46 @@ struct xml_list_state {
 	struct buf key;
 	bool has_key;
 	uint64_t size;
+	int64_t mtime;
 	bool saw_root;
 };
+
+/* "YYYY-MM-DDTHH:MM:SS[.fff]Z" (S3's LastModified) to Unix seconds; 0 when
+   it is anything else (callers then treat the object as new). */
+static int64_t xml_parse_time(const struct buf *t)
+{
+	static const unsigned pos[6] = { 0, 5, 8, 11, 14, 17 }, len[6] = { 4, 2, 2, 2, 2, 2 };
+	static const char sep[6] = { '-', '-', 'T', ':', ':', 0 };
+	int v[6];
+	struct tm tm = { 0 };
+	time_t r;
+
+	if (t->len < 20 || t->data[t->len - 1] != 'Z')
+		return 0;
+	for (size_t i = 0; i < 6; i++) {
+		v[i] = 0;
+		for (size_t j = 0; j < len[i]; j++) {
+			char c = t->data[pos[i] + j];
+
+			if (c < '0' || c > '9')
+				return 0;
+			v[i] = v[i] * 10 + (c - '0');
+		}
+		if (sep[i] != 0 && t->data[pos[i] + len[i]] != sep[i])
+			return 0;
+	}
+	if ((t->data[19] != 'Z' && t->data[19] != '.') || v[0] < 1970 || v[1] < 1 || v[1] > 12 ||
+	    v[2] < 1 || v[2] > 31 || v[3] > 23 || v[4] > 59 || v[5] > 60)
+		return 0;
+	tm.tm_year = v[0] - 1900;
+	tm.tm_mon = v[1] - 1;
+	tm.tm_mday = v[2];
+	tm.tm_hour = v[3];
+	tm.tm_min = v[4];
+	tm.tm_sec = v[5];
+	r = timegm(&tm);
+	return r == (time_t)-1 ? 0 : (int64_t)r;
+}
 
 static void xml_utf8(uint32_t cp, char out[4], size_t *len_r)
 {
@@ -157,6 +197,8 @@ static enum xml_want xml_list_want(const struct xml_list_state *st)
 			return XML_WANT_KEY;
 		if (xml_name_is(st->stack[2], "Size"))
 			return XML_WANT_SIZE;
+		if (xml_name_is(st->stack[2], "LastModified"))
+			return XML_WANT_MTIME;
 	}
 	return XML_WANT_NONE;
 }
@@ -179,6 +221,7 @@ static int xml_list_start(struct xml_list_state *st, struct slice name, struct b
 		buf_clear(&st->key);
 		st->has_key = false;
 		st->size = 0;
+		st->mtime = 0;
 	}
 	st->want = xml_list_want(st);
 	buf_clear(&st->text);
@@ -186,7 +229,7 @@ static int xml_list_start(struct xml_list_state *st, struct slice name, struct b
 }
 
 /* 0 go on, 1 stopped by fn, -1 error */
-static int xml_list_end(struct xml_list_state *st, struct slice name, blob_list_fn *fn,
+static int xml_list_end(struct xml_list_state *st, struct slice name, blob_list_entry_fn *fn,
 			void *ctx, struct blob_s3_list_page *page, struct blob_error *err)
 {
 	int ret = 0;
@@ -209,6 +252,9 @@ static int xml_list_end(struct xml_list_state *st, struct slice name, blob_list_
 			return -1;
 		}
 		break;
+	case XML_WANT_MTIME:
+		st->mtime = xml_parse_time(&st->text);
+		break;
 	case XML_WANT_TRUNCATED:
 		page->is_truncated = slice_eq(buf_slice(&st->text), SLICE_LIT("true"));
 		break;
@@ -228,7 +274,9 @@ static int xml_list_end(struct xml_list_state *st, struct slice name, blob_list_
 		/* keys our API cannot name (written by other tools) are skipped */
 		if (st->key.data != NULL && st->key.len == strlen(st->key.data) &&
 		    blob_key_valid(st->key.data)) {
-			ret = fn(ctx, st->key.data, st->size, err);
+			struct blob_list_entry e = { st->key.data, st->size, st->mtime };
+
+			ret = fn(ctx, &e, err);
 			if (ret < 0 && err->code == BLOB_OK)
 				blob_error_set(err, BLOB_IO, "list stopped by its reader");
 		}
@@ -291,8 +339,28 @@ static int xml_tag(const char *p, const char *end, struct slice *name_r, const c
 	return gt[-1] == '/' ? 3 : 1;
 }
 
+struct xml_list_adapter {
+	blob_list_fn *fn;
+	void *ctx;
+};
+
+static int xml_list_adapt(void *ctx, const struct blob_list_entry *e, struct blob_error *err)
+{
+	struct xml_list_adapter *a = ctx;
+
+	return a->fn(a->ctx, e->key, e->size, err);
+}
+
 int blob_s3_list_parse(const char *xml, size_t len, blob_list_fn *fn, void *ctx,
 		       struct blob_s3_list_page *page_r, struct blob_error *err)
+{
+	struct xml_list_adapter a = { fn, ctx };
+
+	return blob_s3_list_parse_entries(xml, len, xml_list_adapt, &a, page_r, err);
+}
+
+int blob_s3_list_parse_entries(const char *xml, size_t len, blob_list_entry_fn *fn, void *ctx,
+			       struct blob_s3_list_page *page_r, struct blob_error *err)
 {
 	struct xml_list_state st = { 0 };
 	const char *p = xml, *end = xml + len;

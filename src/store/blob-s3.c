@@ -639,19 +639,19 @@ static void s3_query_param(struct buf *q, const char *name, const char *value)
 struct s3_list_ctx {
 	const char *prefix;
 	size_t prefix_len;
-	blob_list_fn *fn;
+	blob_list_entry_fn *fn;
 	void *ctx;
 	unsigned count;
 };
 
-static int s3_list_cb(void *ctx, const char *key, uint64_t size, struct blob_error *err)
+static int s3_list_cb(void *ctx, const struct blob_list_entry *e, struct blob_error *err)
 {
 	struct s3_list_ctx *lc = ctx;
 
 	lc->count++;
-	if (strncmp(key, lc->prefix, lc->prefix_len) != 0)
+	if (strncmp(e->key, lc->prefix, lc->prefix_len) != 0)
 		return 0; /* not asked for: a confused server */
-	return lc->fn(lc->ctx, key, size, err);
+	return lc->fn(lc->ctx, e, err);
 }
 
 /* One ListObjectsV2 page. 0 with *token (the next one, or NULL when done),
@@ -691,8 +691,8 @@ static int s3_list_page(struct blob_s3 *s3, struct s3_list_ctx *lc, char **token
 		return -1;
 	}
 	lc->count = 0;
-	ret = blob_s3_list_parse(r.body.data == NULL ? "" : r.body.data, r.body.len, s3_list_cb,
-				 lc, &page, err);
+	ret = blob_s3_list_parse_entries(r.body.data == NULL ? "" : r.body.data, r.body.len,
+					 s3_list_cb, lc, &page, err);
 	buf_free(&r.body);
 	free(*token);
 	*token = NULL;
@@ -711,7 +711,7 @@ static int s3_list_page(struct blob_s3 *s3, struct s3_list_ctx *lc, char **token
 	return 0;
 }
 
-static int blob_s3_list(struct blob *b, const char *prefix, blob_list_fn *fn, void *ctx,
+static int blob_s3_list(struct blob *b, const char *prefix, blob_list_entry_fn *fn, void *ctx,
 			struct blob_error *err)
 {
 	struct blob_s3 *s3 = (struct blob_s3 *)b;

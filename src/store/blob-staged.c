@@ -739,45 +739,52 @@ static int staged_copy(struct blob *b, const char *src, const char *dst, struct 
 /* Listing merges the staged keys (few, collected first) into the remote
    store's listing, keeping byte order and reporting a key in both once. */
 struct staged_list {
-	char **keys;
-	uint64_t *sizes;
+	struct blob_list_entry *staged; /* keys xstrdup'd */
 	size_t count, cap, pos;
-	blob_list_fn *fn;
+	blob_list_entry_fn *fn;
 	void *ctx;
 };
 
-static int staged_list_collect(void *ctx, const char *key, uint64_t size, struct blob_error *err)
+static int staged_list_collect(void *ctx, const struct blob_list_entry *e,
+			       struct blob_error *err)
 {
 	struct staged_list *l = ctx;
 
 	(void)err;
 	if (l->count == l->cap) {
 		l->cap = l->cap == 0 ? 64 : l->cap * 2;
-		l->keys = xrealloc(l->keys, l->cap * sizeof(*l->keys));
-		l->sizes = xrealloc(l->sizes, l->cap * sizeof(*l->sizes));
+		l->staged = xrealloc(l->staged, l->cap * sizeof(*l->staged));
 	}
-	l->keys[l->count] = xstrdup(key);
-	l->sizes[l->count++] = size;
+	l->staged[l->count] = *e;
+	l->staged[l->count++].key = xstrdup(e->key);
 	return 0;
 }
 
-static int staged_list_merge(void *ctx, const char *key, uint64_t size, struct blob_error *err)
+static int staged_list_merge(void *ctx, const struct blob_list_entry *e,
+			     struct blob_error *err)
 {
 	struct staged_list *l = ctx;
 	int ret;
 
-	while (l->pos < l->count && strcmp(l->keys[l->pos], key) < 0) {
-		ret = l->fn(l->ctx, l->keys[l->pos], l->sizes[l->pos], err);
+	while (l->pos < l->count && strcmp(l->staged[l->pos].key, e->key) < 0) {
+		ret = l->fn(l->ctx, &l->staged[l->pos], err);
 		l->pos++;
 		if (ret != 0)
 			return ret;
 	}
-	if (l->pos < l->count && strcmp(l->keys[l->pos], key) == 0)
+	/* in both: an upload that finished, or a re-delivery staged again;
+	   the later mtime, so that an age check sees the recent write */
+	if (l->pos < l->count && strcmp(l->staged[l->pos].key, e->key) == 0) {
+		struct blob_list_entry both = *e;
+
+		both.mtime = MAX(e->mtime, l->staged[l->pos].mtime);
 		l->pos++;
-	return l->fn(l->ctx, key, size, err);
+		return l->fn(l->ctx, &both, err);
+	}
+	return l->fn(l->ctx, e, err);
 }
 
-static int staged_list(struct blob *b, const char *prefix, blob_list_fn *fn, void *ctx,
+static int staged_list(struct blob *b, const char *prefix, blob_list_entry_fn *fn, void *ctx,
 		       struct blob_error *err)
 {
 	struct blob_staged *s = (struct blob_staged *)b;
@@ -787,7 +794,7 @@ static int staged_list(struct blob *b, const char *prefix, blob_list_fn *fn, voi
 	if (ret == 0)
 		ret = blob_inner_list(b, prefix, staged_list_merge, &l, err);
 	while (ret == 0 && l.pos < l.count) {
-		int r = fn(ctx, l.keys[l.pos], l.sizes[l.pos], err);
+		int r = fn(ctx, &l.staged[l.pos], err);
 
 		l.pos++;
 		if (r < 0)
@@ -796,9 +803,8 @@ static int staged_list(struct blob *b, const char *prefix, blob_list_fn *fn, voi
 			break;
 	}
 	for (size_t i = 0; i < l.count; i++)
-		free(l.keys[i]);
-	free(l.keys);
-	free(l.sizes);
+		free((char *)l.staged[i].key);
+	free(l.staged);
 	if (ret < 0 && err->code == BLOB_OK)
 		blob_error_set(err, BLOB_IO, "listing stopped");
 	return ret < 0 ? -1 : 0;

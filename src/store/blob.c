@@ -702,8 +702,28 @@ int blob_copy(struct blob *b, const char *src_key, const char *dst_key, struct b
 	return blob_result(b->v->copy(b, src_key, dst_key, err), err);
 }
 
+struct blob_list_adapter {
+	blob_list_fn *fn;
+	void *ctx;
+};
+
+static int blob_list_adapt(void *ctx, const struct blob_list_entry *e, struct blob_error *err)
+{
+	struct blob_list_adapter *a = ctx;
+
+	return a->fn(a->ctx, e->key, e->size, err);
+}
+
 int blob_list(struct blob *b, const char *prefix, blob_list_fn *fn, void *ctx,
 	      struct blob_error *err)
+{
+	struct blob_list_adapter a = { fn, ctx };
+
+	return blob_list_entries(b, prefix, blob_list_adapt, &a, err);
+}
+
+int blob_list_entries(struct blob *b, const char *prefix, blob_list_entry_fn *fn, void *ctx,
+		      struct blob_error *err)
 {
 	blob_error_clear(err);
 	if (prefix == NULL)
@@ -751,7 +771,7 @@ int blob_inner_copy(struct blob *b, const char *src, const char *dst, struct blo
 	return blob_result(b->inner->v->copy(b->inner, src, dst, err), err);
 }
 
-int blob_inner_list(struct blob *b, const char *prefix, blob_list_fn *fn, void *ctx,
+int blob_inner_list(struct blob *b, const char *prefix, blob_list_entry_fn *fn, void *ctx,
 		    struct blob_error *err)
 {
 	return blob_result(b->inner->v->list(b->inner, prefix, fn, ctx, err), err);

@@ -211,6 +211,19 @@ int blob_copy(struct blob *b, const char *src_key, const char *dst_key, struct b
 typedef int blob_list_fn(void *ctx, const char *key, uint64_t size, struct blob_error *err);
 int blob_list(struct blob *b, const char *prefix, blob_list_fn *fn, void *ctx,
 	      struct blob_error *err);
+/* The same with each object's modification time (Unix seconds): fs the
+   file's mtime, S3 its LastModified, staged objects their staged file's.
+   mtime is 0 when the store did not say: callers deciding by age (cleanup's
+   orphan sweep) must then treat the object as new. */
+struct blob_list_entry {
+	const char *key;
+	uint64_t size;
+	int64_t mtime;
+};
+typedef int blob_list_entry_fn(void *ctx, const struct blob_list_entry *e,
+			       struct blob_error *err);
+int blob_list_entries(struct blob *b, const char *prefix, blob_list_entry_fn *fn, void *ctx,
+		      struct blob_error *err);
 
 /* ---- encryption (blob-crypt.c) ------------------------------------------ */
 

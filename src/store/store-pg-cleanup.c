@@ -240,3 +240,47 @@ int pg_blob_set_key_id(struct store *st, int64_t data_id, uint32_t blob_key_id,
 	}
 	return pg_write_commit(pg, c, err);
 }
+
+int pg_cleanup_hashes_referenced(struct store *st, int64_t account_id,
+				 const char *const *hashes, size_t count, bool *referenced_r,
+				 struct store_error *err)
+{
+	struct store_pg *pg = pg_from(st);
+	struct pg_params p = { 0 };
+	struct pg_conn *c;
+	struct buf arr;
+	PGresult *r;
+	int n;
+
+	buf_init(&arr, 0);
+	for (size_t i = 0; i < count; i++)
+		pg_arr_text(&arr, hashes[i]);
+	pg_arr_close(&arr);
+	pg_p_int(&p, account_id);
+	pg_p_array(&p, &arr, PG_TEXTARRAYOID);
+	if (pg_read_begin(pg, &c, err) < 0) {
+		buf_free(&arr);
+		return -1;
+	}
+	r = pg_exec(c,
+		    "SELECT content_hash FROM message_data WHERE account_id = $1 "
+		    "AND content_hash = ANY($2::text[])",
+		    &p, err);
+	pg_read_end(pg, c);
+	buf_free(&arr);
+	if (r == NULL)
+		return -1;
+	for (size_t i = 0; i < count; i++)
+		referenced_r[i] = false;
+	n = PQntuples(r);
+	for (int row = 0; row < n; row++) {
+		const char *h = PQgetvalue(r, row, 0);
+
+		for (size_t i = 0; i < count; i++) {
+			if (strcmp(h, hashes[i]) == 0)
+				referenced_r[i] = true;
+		}
+	}
+	PQclear(r);
+	return 0;
+}

@@ -982,5 +982,6 @@ const struct store_vfuncs store_pg_vfuncs = {
 	.cleanup_forget = pg_cleanup_forget,
 	.blob_list = pg_blob_list,
 	.blob_set_key_id = pg_blob_set_key_id,
+	.cleanup_hashes_referenced = pg_cleanup_hashes_referenced,
 	.auth_block_list = pg_auth_block_list,
 };

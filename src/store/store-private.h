@@ -206,6 +206,10 @@ struct store_vfuncs {
 	int (*auth_block_list)(struct store *st, int64_t now, struct arena *arena,
 			       struct store_auth_block **blocks_r, size_t *count_r,
 			       struct store_error *err);
+	/* 1 <= count <= STORE_CLEANUP_HASHES_MAX, hashes checked by store.c */
+	int (*cleanup_hashes_referenced)(struct store *st, int64_t account_id,
+					 const char *const *hashes, size_t count,
+					 bool *referenced_r, struct store_error *err);
 };
 
 extern const struct store_vfuncs store_sqlite_vfuncs;

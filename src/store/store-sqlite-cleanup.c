@@ -192,3 +192,32 @@ int sq_blob_set_key_id(struct store *st, int64_t data_id, uint32_t blob_key_id,
 	}
 	return sq_write_commit(sq, c, err);
 }
+
+int sq_cleanup_hashes_referenced(struct store *st, int64_t account_id,
+				 const char *const *hashes, size_t count, bool *referenced_r,
+				 struct store_error *err)
+{
+	struct store_sqlite *sq = sq_from(st);
+	struct sq_conn *c;
+	sqlite3_stmt *s;
+	int rc = 0;
+
+	if (sq_read_begin(sq, &c, err) < 0)
+		return -1;
+	/* one indexed lookup each (UNIQUE (account_id, content_hash)) */
+	s = sq_prepare(c, "SELECT 1 FROM message_data WHERE account_id = ? AND content_hash = ?",
+		       err);
+	if (s == NULL) {
+		sq_read_end(sq, c);
+		return -1;
+	}
+	for (size_t i = 0; i < count && rc >= 0; i++) {
+		sq_bind_int(s, 1, account_id);
+		sq_bind_text(s, 2, hashes[i]);
+		rc = sq_step(c, s, err);
+		referenced_r[i] = rc == 1;
+		(void)sqlite3_reset(s);
+	}
+	sq_read_end(sq, c);
+	return rc < 0 ? -1 : 0;
+}

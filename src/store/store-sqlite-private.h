@@ -284,5 +284,8 @@ int sq_blob_list(struct store *st, int64_t after_id, size_t limit, struct arena 
 		 struct store_blob_ref **refs_r, size_t *count_r, struct store_error *err);
 int sq_blob_set_key_id(struct store *st, int64_t data_id, uint32_t blob_key_id,
 		       struct store_error *err);
+int sq_cleanup_hashes_referenced(struct store *st, int64_t account_id,
+				 const char *const *hashes, size_t count, bool *referenced_r,
+				 struct store_error *err);
 
 #endif

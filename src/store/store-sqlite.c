@@ -562,4 +562,5 @@ const struct store_vfuncs store_sqlite_vfuncs = {
 	.cleanup_forget = sq_cleanup_forget,
 	.blob_list = sq_blob_list,
 	.blob_set_key_id = sq_blob_set_key_id,
+	.cleanup_hashes_referenced = sq_cleanup_hashes_referenced,
 };

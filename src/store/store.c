@@ -1453,3 +1453,34 @@ int store_blob_set_key_id(struct store *st, int64_t data_id, uint32_t blob_key_i
 	}
 	return st->v->blob_set_key_id(st, data_id, blob_key_id, e);
 }
+
+int store_cleanup_hashes_referenced(struct store *st, int64_t account_id,
+				    const char *const *hashes, size_t count, bool *referenced_r,
+				    struct store_error *err)
+{
+	ERR_OR_SINK(err);
+
+	CLEANUP_VFUNC(st, cleanup_hashes_referenced, e);
+	if (account_id <= 0 || count == 0 || count > STORE_CLEANUP_HASHES_MAX) {
+		store_error_set(e, STORE_INVALID,
+				"cleanup: account id > 0 and 1..%d hashes expected",
+				STORE_CLEANUP_HASHES_MAX);
+		return -1;
+	}
+	for (size_t i = 0; i < count; i++) {
+		size_t n = 0;
+
+		for (; hashes[i][n] != '\0' && n <= 64; n++) {
+			char c = hashes[i][n];
+
+			if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+				break;
+		}
+		if (n != 64 || hashes[i][n] != '\0') {
+			store_error_set(e, STORE_INVALID,
+					"cleanup: a hash must be 64 lowercase hex digits");
+			return -1;
+		}
+	}
+	return st->v->cleanup_hashes_referenced(st, account_id, hashes, count, referenced_r, e);
+}

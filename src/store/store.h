@@ -664,4 +664,15 @@ int store_blob_list(struct store *st, int64_t after_id, size_t limit, struct are
 int store_blob_set_key_id(struct store *st, int64_t data_id, uint32_t blob_key_id,
 			  struct store_error *err);
 
+/* For the orphan sweep (bodies in the blob store that no metadata row
+   names, left by a crash between a body's write and its metadata's
+   commit): referenced_r[i] = whether account_id has a body metadata row
+   (message_data) for hashes[i] (64 lowercase hex digits). A row counts
+   even when no message refers to it any more: store_cleanup_unreferenced
+   deletes that body. 1 <= count <= STORE_CLEANUP_HASHES_MAX. */
+#define STORE_CLEANUP_HASHES_MAX 1000
+int store_cleanup_hashes_referenced(struct store *st, int64_t account_id,
+				    const char *const *hashes, size_t count, bool *referenced_r,
+				    struct store_error *err);
+
 #endif

@@ -23,6 +23,7 @@
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "store/blob-private.h"
@@ -1517,7 +1518,7 @@ static void test_cache(void **state)
 	assert_int_equal(blob_put(b, SKEY(SH1), "AAAA", 4, &err), 0);
 	assert_int_equal(blob_get(b, SKEY(SH1), &out, NULL, &err), 0);
 	assert_memory_equal(out.data, "aaaa", 4);
-	snprintf(file, sizeof(file), "%s/data/11/11/%s", cpath, SH1 + 4);
+	snprintf(file, sizeof(file), "%s/data/11/11/%s", cpath, &SH1[4]);
 	assert_int_equal(stat(file, &sb), 0);
 	/* SH2 (5) + SH1 (4) fit in 10; SH1 is used, so SH2 is older… */
 	assert_int_equal(blob_get(b, SKEY(SH2), &out, NULL, &err), 0);
@@ -1671,6 +1672,138 @@ static void test_ranges(void **state)
 	free(data);
 }
 
+/* blob_list_entries: mtimes for cleanup's orphan sweep, through every
+   layer that can sit above a store. */
+struct mtime_listing {
+	char keys[8][128];
+	int64_t mtimes[8];
+	uint64_t sizes[8];
+	int count;
+};
+
+static int mtime_collect(void *ctx, const struct blob_list_entry *e, struct blob_error *err)
+{
+	struct mtime_listing *l = ctx;
+
+	(void)err;
+	assert_true(l->count < 8);
+	snprintf(l->keys[l->count], sizeof(l->keys[0]), "%s", e->key);
+	l->sizes[l->count] = e->size;
+	l->mtimes[l->count++] = e->mtime;
+	return 0;
+}
+
+static void set_mtime(const char *root, const char *key, int64_t t)
+{
+	struct timespec ts[2] = { { .tv_sec = (time_t)t }, { .tv_sec = (time_t)t } };
+	char path[512];
+
+	assert_true(snprintf(path, sizeof(path), "%s/%s", root, key) < (int)sizeof(path));
+	assert_int_equal(utimensat(AT_FDCWD, path, ts, 0), 0);
+}
+
+static void test_list_mtime(void **state)
+{
+	struct fixture *f = *state;
+	struct blob_staged_settings sset = { .max_size = 1000, .retry_interval_ms = 20 };
+	struct blob_crypt_settings cset = { .encrypt = true, .encryption_key = KEY1 };
+	struct mtime_listing l = { 0 };
+	struct blob *remote_fs, *remote, *staged, *crypt;
+	struct blob_error err;
+	char rpath[128], spath[128];
+	int64_t now = (int64_t)time(NULL), old = now - 30 * 86400;
+
+	/* fs: the file's mtime, exactly */
+	assert_int_equal(blob_put(f->fs, SKEY(SH1), "one", 3, &err), 0);
+	assert_int_equal(blob_put(f->fs, SKEY(SH2), "two!", 4, &err), 0);
+	set_mtime(f->dir, SKEY(SH1), old);
+	assert_int_equal(blob_list_entries(f->fs, "example.org/alice/", mtime_collect, &l, &err),
+			 0);
+	assert_int_equal(l.count, 2);
+	assert_string_equal(l.keys[0], SKEY(SH1));
+	assert_true(l.mtimes[0] == old);
+	assert_int_equal(l.sizes[0], 3);
+	assert_string_equal(l.keys[1], SKEY(SH2));
+	assert_true(l.mtimes[1] >= now - 5);
+	/* the same bytes put again (a re-delivery) make the object new again */
+	assert_int_equal(blob_put(f->fs, SKEY(SH1), "one", 3, &err), 0);
+	l = (struct mtime_listing){ 0 };
+	assert_int_equal(blob_list_entries(f->fs, SKEY(SH1), mtime_collect, &l, &err), 0);
+	assert_int_equal(l.count, 1);
+	assert_true(l.mtimes[0] >= now - 5);
+
+	/* staged over a remote that refuses uploads: the staged copy is
+	   listed (it is present) with its staging mtime; a key in both
+	   reports the later mtime */
+	sub_path(f, "remote", rpath, sizeof(rpath));
+	sub_path(f, "stage", spath, sizeof(spath));
+	sset.path = spath;
+	assert_int_equal(blob_fs_open(rpath, &remote_fs, &err), 0);
+	assert_int_equal(blob_put(remote_fs, SKEY(SH2), "two!", 4, &err), 0);
+	assert_int_equal(blob_put(remote_fs, SKEY(SH3), "three", 5, &err), 0);
+	set_mtime(rpath, SKEY(SH2), old);
+	set_mtime(rpath, SKEY(SH3), old);
+	remote = blob_failing_wrap(remote_fs);
+	blob_failing_set(remote, BLOB_OP_PUT, 0, BLOB_TEMPORARY, false);
+	assert_int_equal(blob_staged_wrap(remote, &sset, &staged, &err), 0);
+	assert_int_equal(blob_put(staged, SKEY(SH1), "one", 3, &err), 0);
+	assert_int_equal(blob_put(staged, SKEY(SH2), "two!", 4, &err), 0);
+	l = (struct mtime_listing){ 0 };
+	assert_int_equal(blob_list_entries(staged, "example.org/", mtime_collect, &l, &err), 0);
+	assert_int_equal(l.count, 3);
+	assert_string_equal(l.keys[0], SKEY(SH1));
+	assert_true(l.mtimes[0] >= now - 5);
+	assert_string_equal(l.keys[1], SKEY(SH2));
+	assert_true(l.mtimes[1] >= now - 5);
+	assert_string_equal(l.keys[2], SKEY(SH3));
+	assert_true(l.mtimes[2] == old);
+	blob_close(&staged);
+
+	/* crypt: the stored object's mtime, the plaintext size */
+	assert_int_equal(blob_fs_open(rpath, &remote_fs, &err), 0);
+	assert_int_equal(blob_crypt_wrap(remote_fs, &cset, &crypt, &err), 0);
+	assert_int_equal(blob_put(crypt, "example.org/bob/" SH1, "secret", 6, &err), 0);
+	set_mtime(rpath, "example.org/bob/" SH1, old);
+	l = (struct mtime_listing){ 0 };
+	assert_int_equal(blob_list_entries(crypt, "example.org/bob/", mtime_collect, &l, &err),
+			 0);
+	assert_int_equal(l.count, 1);
+	assert_int_equal(l.sizes[0], 6);
+	assert_true(l.mtimes[0] == old);
+	blob_close(&crypt);
+}
+
+static void test_s3_list_mtime(void **state)
+{
+	static const char doc[] =
+		"<ListBucketResult>"
+		"<Contents><Key>x/a</Key><LastModified>2026-11-30T12:34:56.000Z</LastModified>"
+		"<Size>1</Size></Contents>"
+		"<Contents><Key>x/b</Key><LastModified>2009-10-12T17:50:30Z</LastModified>"
+		"<Size>2</Size></Contents>"
+		"<Contents><Key>x/c</Key><LastModified>yesterday</LastModified><Size>3</Size>"
+		"</Contents>"
+		"<Contents><Key>x/d</Key><Size>4</Size></Contents>"
+		"<Contents><Key>x/e</Key><LastModified>2026-13-01T00:00:00Z</LastModified>"
+		"<Size>5</Size></Contents>"
+		"</ListBucketResult>";
+	struct blob_s3_list_page page;
+	struct mtime_listing l = { 0 };
+	struct blob_error err = { 0 };
+
+	(void)state;
+	assert_int_equal(
+		blob_s3_list_parse_entries(doc, strlen(doc), mtime_collect, &l, &page, &err), 0);
+	free(page.next_token);
+	assert_int_equal(l.count, 5);
+	assert_true(l.mtimes[0] == 1796042096);
+	assert_true(l.mtimes[1] == 1255369830);
+	assert_true(l.mtimes[2] == 0); /* unparsable: unknown, treated as new */
+	assert_true(l.mtimes[3] == 0);
+	assert_int_equal(l.sizes[3], 4);
+	assert_true(l.mtimes[4] == 0); /* month 13 */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1700,6 +1833,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_staged, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cache, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ranges, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_list_mtime, setup, teardown),
+		cmocka_unit_test(test_s3_list_mtime),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

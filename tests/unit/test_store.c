@@ -2276,6 +2276,65 @@ static void test_cleanup_accounts(void **state)
 	assert_int_equal(account_of(fx, kept).message_count, 1);
 }
 
+static void test_cleanup_hashes_referenced(void **state)
+{
+	struct fx *fx = *state;
+	int64_t a = new_account(fx, "orph-a"), b = new_account(fx, "orph-b");
+	int64_t a_inbox = mailbox_id(fx, a, "INBOX"), b_inbox = mailbox_id(fx, b, "INBOX");
+	const char *h1 = next_hash(fx), *h2 = next_hash(fx), *h3 = next_hash(fx);
+	const char *many[STORE_CLEANUP_HASHES_MAX + 1];
+	bool ref[STORE_CLEANUP_HASHES_MAX + 1];
+	struct store_blob_ref refs[8];
+	uint64_t removed = 0, forgotten = 0;
+	uint32_t *uids;
+	uint64_t modseq;
+	size_t n;
+
+	append_spec(fx, a_inbox, &(struct msg_spec){ .hash = h1, .size = 10 }, NULL);
+	append_spec(fx, b_inbox, &(struct msg_spec){ .hash = h2, .size = 20 }, NULL);
+
+	/* per account: b's body is not a's */
+	OK(store_cleanup_hashes_referenced(fx->st, a, (const char *[]){ h1, h2, h3 }, 3, ref, E));
+	assert_true(ref[0]);
+	assert_false(ref[1]);
+	assert_false(ref[2]);
+	OK(store_cleanup_hashes_referenced(fx->st, b, (const char *[]){ h1, h2 }, 2, ref, E));
+	assert_false(ref[0]);
+	assert_true(ref[1]);
+
+	/* a full batch, with repeats, answers each entry */
+	for (size_t i = 0; i < STORE_CLEANUP_HASHES_MAX; i++)
+		many[i] = i % 3 == 0 ? h1 : i % 3 == 1 ? h2 : next_hash(fx);
+	OK(store_cleanup_hashes_referenced(fx->st, a, many, STORE_CLEANUP_HASHES_MAX, ref, E));
+	for (size_t i = 0; i < STORE_CLEANUP_HASHES_MAX; i++)
+		assert_true(ref[i] == (i % 3 == 0));
+
+	/* expunged and its tombstone gone: the metadata row still names the
+	   body (store_cleanup_unreferenced deletes it), until it is forgotten */
+	OK(store_expunge(fx->st, a_inbox, NULL, 0, false, fx->arena, &uids, &n, &modseq, E));
+	OK(store_cleanup_expunged(fx->st, (int64_t)time(NULL) + 2, &removed, E));
+	OK(store_cleanup_hashes_referenced(fx->st, a, &h1, 1, ref, E));
+	assert_true(ref[0]);
+	assert_int_equal(unreferenced_of(fx, a, refs, 8), 1);
+	OK(store_cleanup_forget(fx->st, &refs[0].data_id, 1, &forgotten, E));
+	assert_int_equal(forgotten, 1);
+	OK(store_cleanup_hashes_referenced(fx->st, a, &h1, 1, ref, E));
+	assert_false(ref[0]);
+
+	/* bad arguments */
+	many[0] = "ABCDEF0000000000000000000000000000000000000000000000000000000000";
+	FAILS(store_cleanup_hashes_referenced(fx->st, a, many, 1, ref, E), STORE_INVALID);
+	many[0] = "abc";
+	FAILS(store_cleanup_hashes_referenced(fx->st, a, many, 1, ref, E), STORE_INVALID);
+	many[0] = h1;
+	many[STORE_CLEANUP_HASHES_MAX] = h1;
+	FAILS(store_cleanup_hashes_referenced(fx->st, a, many, 0, ref, E), STORE_INVALID);
+	FAILS(store_cleanup_hashes_referenced(fx->st, a, many, STORE_CLEANUP_HASHES_MAX + 1, ref,
+					      E),
+	      STORE_INVALID);
+	FAILS(store_cleanup_hashes_referenced(fx->st, 0, many, 1, ref, E), STORE_INVALID);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -2312,6 +2371,7 @@ int main(void)
 		T(test_big_mailbox),
 		T(test_cleanup_expunged),
 		T(test_cleanup_accounts),
+		T(test_cleanup_hashes_referenced),
 #undef T
 	};
 
